@@ -1,0 +1,285 @@
+/**
+ * A simulated process address space.
+ *
+ * Terms: a *VMA* is one mapping [start, last] with a protection, backed by a slice of a *memory
+ * object* (anonymous memory). Memory objects hold bytes sparsely: a page exists only once it is
+ * written; unwritten pages read as the object's fill byte. So mapping 1 TiB costs one VMA and one
+ * object, nothing per page.
+ *
+ * Pinning (VFIO/iommufd) takes references to memory objects, not to VMAs: after munmap, mprotect or a
+ * MAP_FIXED replacement the pinned object stays alive and keeps its bytes, while the process sees the
+ * new mapping — exactly the kernel's "pinned pages outlive the VMA" behaviour.
+ */
+
+import { fail } from "../core/errno.js";
+import { PAGE_SIZE, U64_MAX } from "../core/u64.js";
+
+export type Prot = "rw" | "r" | "w" | "none";
+
+const PAGE = Number(PAGE_SIZE);
+
+export function protAllowsRead(p: Prot): boolean {
+  // x86 and arm64 user mappings: PROT_WRITE implies readable; only PROT_NONE faults on read.
+  return p !== "none";
+}
+
+export function protAllowsWrite(p: Prot): boolean {
+  return p === "rw" || p === "w";
+}
+
+let nextObjectId = 1;
+
+/** Anonymous memory: a sparse page store with a fill byte for untouched pages. */
+export class MemoryObject {
+  readonly id: number;
+  readonly fill: number;
+  /** Size in bytes (fixed at creation). */
+  readonly size: bigint;
+  private readonly pages = new Map<number, Uint8Array>();
+
+  constructor(size: bigint, fill = 0) {
+    this.id = nextObjectId++;
+    this.size = size;
+    this.fill = fill & 0xff;
+  }
+
+  /** Number of pages that hold their own bytes (for tests and memory accounting). */
+  get touchedPages(): number {
+    return this.pages.size;
+  }
+
+  read(offset: bigint, length: number, into?: Uint8Array, intoOffset = 0): Uint8Array {
+    const out = into ?? new Uint8Array(length);
+    let done = 0;
+    let off = offset;
+    while (done < length) {
+      const pageIndex = Number(off / PAGE_SIZE);
+      const inPage = Number(off % PAGE_SIZE);
+      const n = Math.min(PAGE - inPage, length - done);
+      const page = this.pages.get(pageIndex);
+      if (page) out.set(page.subarray(inPage, inPage + n), intoOffset + done);
+      else out.fill(this.fill, intoOffset + done, intoOffset + done + n);
+      done += n;
+      off += BigInt(n);
+    }
+    return out;
+  }
+
+  write(offset: bigint, data: Uint8Array): void {
+    let done = 0;
+    let off = offset;
+    while (done < data.length) {
+      const pageIndex = Number(off / PAGE_SIZE);
+      const inPage = Number(off % PAGE_SIZE);
+      const n = Math.min(PAGE - inPage, data.length - done);
+      let page = this.pages.get(pageIndex);
+      if (!page) {
+        page = new Uint8Array(PAGE);
+        if (this.fill !== 0) page.fill(this.fill);
+        this.pages.set(pageIndex, page);
+      }
+      page.set(data.subarray(done, done + n), inPage);
+      done += n;
+      off += BigInt(n);
+    }
+  }
+
+  /** Snapshot of the touched pages (page index → bytes), for state dumps. */
+  touched(): ReadonlyMap<number, Uint8Array> {
+    return this.pages;
+  }
+}
+
+export interface Vma {
+  readonly start: bigint;
+  readonly last: bigint;
+  readonly prot: Prot;
+  readonly object: MemoryObject;
+  /** Offset of `start` inside `object`. */
+  readonly objectOffset: bigint;
+  readonly shared: boolean;
+  /** Free-form label ("arena", "scratch") for dumps. */
+  readonly label?: string;
+}
+
+/** A piece of process memory resolved to its backing: what a pin holds on to. */
+export interface MemorySegment {
+  readonly object: MemoryObject;
+  readonly objectOffset: bigint;
+  readonly length: bigint;
+  readonly prot: Prot;
+}
+
+export interface MmapOptions {
+  /** Byte every page reads as until written (default 0). */
+  readonly fill?: number;
+  readonly shared?: boolean;
+  /** MAP_FIXED_NOREPLACE: fail with EEXIST instead of replacing an existing mapping. */
+  readonly noReplace?: boolean;
+  readonly label?: string;
+}
+
+function checkPageRange(op: string, addr: bigint, length: bigint): bigint {
+  if (addr % PAGE_SIZE !== 0n) fail("EINVAL", op, "address not page aligned");
+  if (length === 0n) fail("EINVAL", op, "length 0");
+  const rounded = ((length + PAGE_SIZE - 1n) / PAGE_SIZE) * PAGE_SIZE;
+  if (addr + rounded - 1n > U64_MAX) fail("ENOMEM", op, "range wraps");
+  return addr + rounded - 1n;
+}
+
+export class AddressSpace {
+  /** Sorted by start, non-overlapping. */
+  private vmas: Vma[] = [];
+
+  list(): readonly Vma[] {
+    return this.vmas;
+  }
+
+  /** mmap(MAP_FIXED | MAP_ANONYMOUS): replaces whatever was mapped in the range. */
+  mmap(addr: bigint, length: bigint, prot: Prot, opts: MmapOptions = {}): void {
+    const last = checkPageRange("mmap", addr, length);
+    if (opts.noReplace && this.vmas.some((v) => v.start <= last && addr <= v.last)) {
+      fail("EEXIST", "mmap", "MAP_FIXED_NOREPLACE over an existing mapping");
+    }
+    this.unmapRange(addr, last);
+    const vma: Vma = {
+      start: addr,
+      last,
+      prot,
+      object: new MemoryObject(last - addr + 1n, opts.fill ?? 0),
+      objectOffset: 0n,
+      shared: opts.shared ?? false,
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
+    };
+    this.insert(vma);
+  }
+
+  munmap(addr: bigint, length: bigint): void {
+    const last = checkPageRange("munmap", addr, length);
+    this.unmapRange(addr, last);
+  }
+
+  /** mprotect: ENOMEM (and nothing changed) when part of the range is not mapped. */
+  mprotect(addr: bigint, length: bigint, prot: Prot): void {
+    const last = checkPageRange("mprotect", addr, length);
+    if (!this.fullyMapped(addr, last)) fail("ENOMEM", "mprotect", "range not fully mapped");
+    const pieces = this.carve(addr, last);
+    for (const v of pieces) this.insert({ ...v, prot });
+  }
+
+  /** The VMA containing `addr`, if any. */
+  find(addr: bigint): Vma | undefined {
+    let lo = 0;
+    let hi = this.vmas.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.vmas[mid]!;
+      if (addr < v.start) hi = mid - 1;
+      else if (addr > v.last) lo = mid + 1;
+      else return v;
+    }
+    return undefined;
+  }
+
+  /**
+   * Resolve [addr, addr+length) to backing segments, as get_user_pages does. EFAULT when any byte is
+   * unmapped, PROT_NONE, or not writable while `write` is asked.
+   */
+  resolve(addr: bigint, length: bigint, write: boolean, op = "pin"): MemorySegment[] {
+    if (length === 0n) return [];
+    const last = addr + length - 1n;
+    if (last > U64_MAX) fail("EFAULT", op, "address range wraps");
+    const out: MemorySegment[] = [];
+    let cur = addr;
+    while (cur <= last) {
+      const v = this.find(cur);
+      if (!v) fail("EFAULT", op, `address 0x${cur.toString(16)} is not mapped`);
+      if (!protAllowsRead(v.prot) || (write && !protAllowsWrite(v.prot))) {
+        fail("EFAULT", op, `address 0x${cur.toString(16)} is not ${write ? "writable" : "accessible"}`);
+      }
+      const segLast = v.last < last ? v.last : last;
+      out.push({
+        object: v.object,
+        objectOffset: v.objectOffset + (cur - v.start),
+        length: segLast - cur + 1n,
+        prot: v.prot,
+      });
+      if (segLast === U64_MAX) break;
+      cur = segLast + 1n;
+    }
+    return out;
+  }
+
+  /** copy_from_user: EFAULT on any inaccessible byte. */
+  read(addr: bigint, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let pos = 0;
+    for (const s of this.resolve(addr, BigInt(length), false, "copy_from_user")) {
+      s.object.read(s.objectOffset, Number(s.length), out, pos);
+      pos += Number(s.length);
+    }
+    return out;
+  }
+
+  /** copy_to_user: EFAULT on any byte that is not writable; nothing is written then. */
+  write(addr: bigint, data: Uint8Array): void {
+    const segs = this.resolve(addr, BigInt(data.length), true, "copy_to_user");
+    let pos = 0;
+    for (const s of segs) {
+      const n = Number(s.length);
+      s.object.write(s.objectOffset, data.subarray(pos, pos + n));
+      pos += n;
+    }
+  }
+
+  /** The process itself writing memory (ignores nothing: PROT rules apply as for a user store). */
+  canAccess(addr: bigint, length: bigint, write: boolean): boolean {
+    try {
+      this.resolve(addr, length, write);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private fullyMapped(start: bigint, last: bigint): boolean {
+    let cur = start;
+    while (cur <= last) {
+      const v = this.find(cur);
+      if (!v) return false;
+      if (v.last >= last) return true;
+      cur = v.last + 1n;
+    }
+    return true;
+  }
+
+  /** Remove [start, last] from the VMA list, splitting VMAs at the edges. */
+  private unmapRange(start: bigint, last: bigint): void {
+    this.carve(start, last);
+  }
+
+  /** Cut VMAs at start and last+1, remove and return the pieces inside [start, last]. */
+  private carve(start: bigint, last: bigint): Vma[] {
+    const keep: Vma[] = [];
+    const inside: Vma[] = [];
+    for (const v of this.vmas) {
+      if (v.last < start || v.start > last) {
+        keep.push(v);
+        continue;
+      }
+      if (v.start < start) keep.push({ ...v, last: start - 1n });
+      const s = v.start > start ? v.start : start;
+      const l = v.last < last ? v.last : last;
+      inside.push({ ...v, start: s, last: l, objectOffset: v.objectOffset + (s - v.start) });
+      if (v.last > last)
+        keep.push({ ...v, start: last + 1n, objectOffset: v.objectOffset + (last + 1n - v.start) });
+    }
+    this.vmas = keep.sort((a, b) => (a.start < b.start ? -1 : 1));
+    return inside;
+  }
+
+  private insert(v: Vma): void {
+    this.vmas.push(v);
+    this.vmas.sort((a, b) => (a.start < b.start ? -1 : 1));
+  }
+}
