@@ -1,0 +1,142 @@
+/**
+ * A hardware IOMMU domain (an I/O page table): what a device attached to it can reach.
+ *
+ * Both type1 and iommufd map user memory into domains; devices DMA through them. The translation
+ * table is kept as extents — IOVA range → (memory object slice, permissions) — never per page, so a
+ * 1 TiB map is one extent. Dirty bits exist only for pages a device actually wrote.
+ */
+
+import { ExtentMap } from "./extent-map.js";
+import { fail } from "./errno.js";
+import { shouldFail } from "./fault.js";
+import type { IovaRange } from "./ranges.js";
+import type { IommuUnit } from "./topology/types.js";
+import type { MemoryObject } from "../process/memory.js";
+import { PAGE_SIZE } from "./u64.js";
+
+export interface Translation {
+  readonly object: MemoryObject;
+  /** Offset in `object` of the extent's first IOVA byte. */
+  readonly objectOffset: bigint;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/** A slice of pinned memory to map at consecutive IOVAs. */
+export interface BackingSegment {
+  readonly object: MemoryObject;
+  readonly objectOffset: bigint;
+  readonly length: bigint;
+}
+
+let nextDomainId = 1;
+
+export class IommuDomain {
+  readonly id = nextDomainId++;
+  readonly unit: IommuUnit;
+  /** The domain's aperture (may be all-zero until first attach on some drivers). */
+  aperture: IovaRange;
+  readonly pgsizeBitmap: bigint;
+  /** Blocks no-snoop: required for devices that cannot guarantee coherency. */
+  readonly enforceCacheCoherency: boolean;
+  dirtyTracking = false;
+  private readonly table = new ExtentMap<Translation>();
+  /** IOVA page numbers (in units of the smallest page) written by DMA while tracking was on. */
+  private readonly dirty = new Set<bigint>();
+
+  constructor(unit: IommuUnit, opts: { aperture?: IovaRange; enforceCacheCoherency?: boolean } = {}) {
+    this.unit = unit;
+    this.aperture = opts.aperture ?? unit.aperture;
+    this.pgsizeBitmap = unit.pgsizeBitmap;
+    this.enforceCacheCoherency = opts.enforceCacheCoherency ?? unit.enforceCacheCoherency;
+  }
+
+  /** Smallest IOMMU page size of this domain. */
+  get minPageSize(): bigint {
+    return this.pgsizeBitmap & -this.pgsizeBitmap;
+  }
+
+  get mappedExtents(): number {
+    return this.table.size;
+  }
+
+  /** iommu_map: install translations for consecutive IOVAs starting at `iova`. All or nothing. */
+  map(iova: bigint, segments: readonly BackingSegment[], read: boolean, write: boolean): void {
+    if (shouldFail("domain.map")) fail("ENOMEM", "iommu_map", "injected");
+    let total = 0n;
+    for (const s of segments) total += s.length;
+    if (total === 0n) return;
+    if (this.table.hasOverlap(iova, iova + total - 1n))
+      fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
+    let cur = iova;
+    for (const s of segments) {
+      if (s.length === 0n) continue;
+      this.table.insert(cur, cur + s.length - 1n, {
+        object: s.object,
+        objectOffset: s.objectOffset,
+        read,
+        write,
+      });
+      cur += s.length;
+    }
+  }
+
+  /** iommu_unmap of [start, last]: removes every translation there (splitting extents); returns bytes. */
+  unmap(start: bigint, last: bigint): bigint {
+    let removed = 0n;
+    for (const e of this.table.overlapping(start, last)) {
+      this.table.remove(e.start);
+      if (e.start < start) {
+        this.table.insert(e.start, start - 1n, e.value);
+      }
+      if (e.last > last) {
+        const shift = last + 1n - e.start;
+        this.table.insert(last + 1n, e.last, { ...e.value, objectOffset: e.value.objectOffset + shift });
+      }
+      const s = e.start > start ? e.start : start;
+      const l = e.last < last ? e.last : last;
+      removed += l - s + 1n;
+    }
+    return removed;
+  }
+
+  /** Translate one IOVA: the backing byte and permissions, or undefined (a DMA fault). */
+  translate(
+    iova: bigint,
+  ): { object: MemoryObject; offset: bigint; read: boolean; write: boolean; last: bigint } | undefined {
+    const e = this.table.find(iova);
+    if (!e) return undefined;
+    return {
+      object: e.value.object,
+      offset: e.value.objectOffset + (iova - e.start),
+      read: e.value.read,
+      write: e.value.write,
+      last: e.last,
+    };
+  }
+
+  /** Translations overlapping [start, last] (for snapshots, viewer, tests). */
+  translations(start = 0n, last = (1n << 64n) - 1n): { start: bigint; last: bigint; value: Translation }[] {
+    return this.table.overlapping(start, last);
+  }
+
+  markDirty(iova: bigint): void {
+    if (this.dirtyTracking) this.dirty.add(iova / PAGE_SIZE);
+  }
+
+  /** Dirty CPU-page numbers in [start, last]; cleared unless `noClear`. */
+  readAndClearDirty(start: bigint, last: bigint, noClear = false): bigint[] {
+    const out: bigint[] = [];
+    const first = start / PAGE_SIZE;
+    const lastPage = last / PAGE_SIZE;
+    for (const p of this.dirty) {
+      if (p >= first && p <= lastPage) out.push(p);
+    }
+    if (!noClear) for (const p of out) this.dirty.delete(p);
+    return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  clearDirty(): void {
+    this.dirty.clear();
+  }
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { ExtentMap } from "../../src/core/extent-map.js";
+import { U64_MAX } from "../../src/core/u64.js";
+
+describe("ExtentMap", () => {
+  it("agrees with a naive list under random inserts and removes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 5 }))),
+        fc.integer({ min: 0, max: 70 }),
+        (ops, probe) => {
+          const m = new ExtentMap<number>();
+          const naive: [number, number][] = [];
+          for (const [ins, s, len] of ops) {
+            const l = s + len;
+            if (ins) {
+              const clash = naive.some(([a, b]) => a <= l && s <= b);
+              if (clash) expect(() => m.insert(BigInt(s), BigInt(l), s)).toThrow(RangeError);
+              else {
+                m.insert(BigInt(s), BigInt(l), s);
+                naive.push([s, l]);
+              }
+            } else {
+              const idx = naive.findIndex(([a]) => a === s);
+              const got = m.remove(BigInt(s));
+              expect(got === undefined).toBe(idx < 0);
+              if (idx >= 0) naive.splice(idx, 1);
+            }
+          }
+          naive.sort((a, b) => a[0] - b[0]);
+          expect([...m].map((e) => [Number(e.start), Number(e.last)])).toEqual(naive);
+          const hit = naive.find(([a, b]) => a <= probe && probe <= b);
+          expect(m.find(BigInt(probe))?.start).toBe(hit ? BigInt(hit[0]) : undefined);
+          const over = naive.filter(([a, b]) => a <= probe + 3 && probe <= b);
+          expect(m.overlapping(BigInt(probe), BigInt(probe + 3)).map((e) => Number(e.start))).toEqual(
+            over.map(([a]) => a),
+          );
+        },
+      ),
+    );
+  });
+
+  it("holds extents at the very top of the u64 space", () => {
+    const m = new ExtentMap<string>();
+    m.insert(U64_MAX - 0xfffn, U64_MAX, "top");
+    m.insert(0n, 0n, "zero");
+    expect(m.find(U64_MAX)?.value).toBe("top");
+    expect(m.find(U64_MAX - 0x1000n)).toBeUndefined();
+    expect(m.ceiling(1n)?.value).toBe("top");
+    expect(m.overlapping(0n, U64_MAX).map((e) => e.value)).toEqual(["zero", "top"]);
+  });
+});
