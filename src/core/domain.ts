@@ -7,6 +7,7 @@
  */
 
 import { ExtentMap } from "./extent-map.js";
+import { Iotlb } from "./dma/iotlb.js";
 import { fail } from "./errno.js";
 import { shouldFail } from "./fault.js";
 import type { IovaRange } from "./ranges.js";
@@ -43,6 +44,8 @@ export class IommuDomain {
   private readonly table = new ExtentMap<Translation>();
   /** IOVA page numbers (in units of the smallest page) written by DMA while tracking was on. */
   private readonly dirty = new Set<bigint>();
+  /** Translations cached by devices using this domain (see dma/iotlb.ts). */
+  readonly iotlb = new Iotlb();
 
   constructor(unit: IommuUnit, opts: { aperture?: IovaRange; enforceCacheCoherency?: boolean } = {}) {
     this.unit = unit;
@@ -83,6 +86,8 @@ export class IommuDomain {
 
   /** iommu_unmap of [start, last]: removes every translation there (splitting extents); returns bytes. */
   unmap(start: bigint, last: bigint): bigint {
+    // The kernel flushes the IOTLB for every unmapped range before the pages are released.
+    this.iotlb.invalidate(start / PAGE_SIZE, last / PAGE_SIZE);
     let removed = 0n;
     for (const e of this.table.overlapping(start, last)) {
       this.table.remove(e.start);
