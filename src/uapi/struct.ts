@@ -1,0 +1,220 @@
+/**
+ * uAPI structs described once, as data.
+ *
+ * A struct is a list of `[field, type]` (optionally `[field, type, offset]`); offsets follow C
+ * natural alignment unless given, the size is rounded up to the largest alignment, and the minimum
+ * size (iommufd's `min_size`, VFIO's "argsz must cover …") is the end of the last mandatory field.
+ * Encoding is little-endian (x86-64, arm64). u64 fields decode to bigint, everything else to number.
+ *
+ * Extensible-struct rules live here too: decoding a buffer shorter than the struct reads the missing
+ * tail as zero (the kernel's `copy_struct_from_user`), encoding to a smaller size truncates (the
+ * kernel copies back `min(user size, struct size)` bytes).
+ */
+
+export type ScalarType = "u8" | "u16" | "u32" | "s32" | "u64";
+/** `padN`: N bytes that are part of the layout but carry no value (never decoded). */
+export type PadType = `pad${number}`;
+export type FieldType = ScalarType | PadType;
+
+export type FieldSpec = readonly [name: string, type: FieldType] | readonly [string, FieldType, number];
+
+/** The JS type a field decodes to. */
+type ValueOf<T extends FieldType> = T extends "u64" ? bigint : number;
+
+type NonPad<F extends FieldSpec> = F extends readonly [infer N, infer T, ...unknown[]]
+  ? T extends PadType
+    ? never
+    : N extends string
+      ? T extends ScalarType
+        ? readonly [N, T]
+        : never
+      : never
+  : never;
+
+/** Decoded values of a struct: `{ field: number | bigint }` with the type of each field. */
+export type StructValues<F extends readonly FieldSpec[]> = {
+  [E in NonPad<F[number]> as E[0]]: ValueOf<E[1]>;
+};
+
+/** Values accepted by `encode`: any subset, numbers or bigints. Missing fields are 0. */
+export type StructInput<F extends readonly FieldSpec[]> = {
+  readonly [E in NonPad<F[number]> as E[0]]?: number | bigint;
+};
+
+export type FieldName<F extends readonly FieldSpec[]> = NonPad<F[number]>[0];
+
+export interface FieldLayout {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly offset: number;
+  readonly size: number;
+}
+
+export interface StructOptions<F extends readonly FieldSpec[]> {
+  /** Last mandatory field: `minSize` = its end. Default: the whole struct is mandatory. */
+  readonly minSizeThrough?: FieldName<F>;
+  /** Explicit minimum size, when the last mandatory member is padding. */
+  readonly minSize?: number;
+  /** Explicit total size (for trailing flexible arrays or kernel padding); default: aligned end. */
+  readonly size?: number;
+}
+
+export interface StructCodec<F extends readonly FieldSpec[]> {
+  readonly name: string;
+  readonly fields: readonly FieldLayout[];
+  readonly size: number;
+  readonly minSize: number;
+  readonly align: number;
+  offsetOf(field: FieldName<F>): number;
+  sizeOf(field: FieldName<F>): number;
+  /** Decode from `bytes` at `base`; bytes past the end of `bytes` read as zero. */
+  decode(bytes: Uint8Array, base?: number): StructValues<F>;
+  /** A zero-filled buffer of `size` bytes (default: the struct size) holding `values`. */
+  encode(values: StructInput<F>, size?: number): Uint8Array;
+  /** Write `values` into `buf` at `base` (only the named fields; other bytes untouched). */
+  encodeInto(buf: Uint8Array, values: StructInput<F>, base?: number): void;
+  /** Read one field. */
+  get<K extends FieldName<F>>(bytes: Uint8Array, field: K, base?: number): StructValues<F>[K];
+}
+
+const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, s32: 4, u64: 8 };
+
+function typeSize(t: FieldType): number {
+  if (t.startsWith("pad")) {
+    const n = Number(t.slice(3));
+    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`bad pad type ${t}`);
+    return n;
+  }
+  return SCALAR_SIZE[t as ScalarType];
+}
+
+function typeAlign(t: FieldType): number {
+  return t.startsWith("pad") ? 1 : SCALAR_SIZE[t as ScalarType];
+}
+
+function alignTo(v: number, a: number): number {
+  return Math.ceil(v / a) * a;
+}
+
+function readScalar(bytes: Uint8Array, type: ScalarType, at: number): number | bigint {
+  const n = SCALAR_SIZE[type];
+  // Bytes past the end read as zero (extensible struct, short user copy).
+  let v = 0n;
+  for (let i = n - 1; i >= 0; i--) {
+    const b = at + i < bytes.length && at + i >= 0 ? bytes[at + i]! : 0;
+    v = (v << 8n) | BigInt(b);
+  }
+  if (type === "u64") return v;
+  if (type === "s32") return Number(BigInt.asIntN(32, v));
+  return Number(v);
+}
+
+function writeScalar(
+  buf: Uint8Array,
+  type: ScalarType,
+  at: number,
+  value: number | bigint,
+  where: string,
+): void {
+  const n = SCALAR_SIZE[type];
+  let v = typeof value === "bigint" ? value : BigInt(value);
+  if (typeof value === "number" && !Number.isInteger(value)) throw new RangeError(`${where}: not an integer`);
+  const bits = BigInt(n * 8);
+  if (type === "s32") {
+    if (v < -(1n << 31n) || v >= 1n << 32n) throw new RangeError(`${where}: ${value} does not fit s32`);
+    v = BigInt.asUintN(32, v);
+  } else if (v < 0n || v >= 1n << bits) {
+    throw new RangeError(`${where}: ${value} does not fit ${type}`);
+  }
+  for (let i = 0; i < n; i++) {
+    if (at + i < buf.length) buf[at + i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+/** Describe a struct once; size, min size, offsets and the codec are derived. */
+export function defineStruct<const F extends readonly FieldSpec[]>(
+  name: string,
+  fields: F,
+  opts: StructOptions<F> = {},
+): StructCodec<F> {
+  const layout: FieldLayout[] = [];
+  let cursor = 0;
+  let align = 1;
+  for (const spec of fields) {
+    const [fname, type] = spec;
+    const size = typeSize(type);
+    const a = typeAlign(type);
+    align = Math.max(align, a);
+    const offset = spec.length === 3 ? spec[2] : alignTo(cursor, a);
+    if (offset < cursor)
+      throw new RangeError(`${name}.${fname}: offset ${offset} overlaps the previous field`);
+    if (layout.some((f) => f.name === fname)) throw new RangeError(`${name}.${fname}: duplicate field`);
+    layout.push({ name: fname, type, offset, size });
+    cursor = offset + size;
+  }
+  const size = opts.size ?? alignTo(cursor, align);
+  if (size < cursor) throw new RangeError(`${name}: size ${size} smaller than its fields (${cursor})`);
+  const byName = new Map(layout.map((f) => [f.name, f]));
+  const field = (f: string): FieldLayout => {
+    const l = byName.get(f);
+    if (!l) throw new RangeError(`${name} has no field ${f}`);
+    return l;
+  };
+  let minSize = opts.minSize ?? size;
+  if (opts.minSizeThrough !== undefined) {
+    const l = field(opts.minSizeThrough);
+    minSize = l.offset + l.size;
+  }
+  const scalars = layout.filter((f) => !f.type.startsWith("pad"));
+
+  const encodeInto = (buf: Uint8Array, values: StructInput<F>, base = 0): void => {
+    const vals = values as Readonly<Record<string, number | bigint | undefined>>;
+    for (const key of Object.keys(vals)) {
+      const v = vals[key];
+      if (v === undefined) continue;
+      const l = field(key);
+      if (l.type.startsWith("pad")) throw new RangeError(`${name}.${key} is padding`);
+      writeScalar(buf, l.type as ScalarType, base + l.offset, v, `${name}.${key}`);
+    }
+  };
+
+  return {
+    name,
+    fields: layout,
+    size,
+    minSize,
+    align,
+    offsetOf: (f) => field(f).offset,
+    sizeOf: (f) => field(f).size,
+    decode(bytes, base = 0) {
+      const out: Record<string, number | bigint> = {};
+      for (const l of scalars) out[l.name] = readScalar(bytes, l.type as ScalarType, base + l.offset);
+      return out as StructValues<F>;
+    },
+    encode(values, outSize = size) {
+      const full = new Uint8Array(Math.max(size, outSize));
+      encodeInto(full, values, 0);
+      return outSize === full.length ? full : full.slice(0, outSize);
+    },
+    encodeInto,
+    get(bytes, f, base = 0) {
+      const l = field(f);
+      return readScalar(bytes, l.type as ScalarType, base + l.offset) as never;
+    },
+  };
+}
+
+/** Plain hex of bytes, two digits per byte, memory order (the vectors' byte-string encoding). */
+export function bytesToHex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+export function hexToBytes(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new RangeError(`not a byte string: ${hex}`);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
