@@ -9,8 +9,9 @@ describe("ExtentMap", () => {
       fc.property(
         fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 5 }))),
         fc.integer({ min: 0, max: 70 }),
-        (ops, probe) => {
-          const m = new ExtentMap<number>();
+        fc.constantFrom(4, 5, 256),
+        (ops, probe, leafSize) => {
+          const m = new ExtentMap<number>({ leafSize });
           const naive: [number, number][] = [];
           for (const [ins, s, len] of ops) {
             const l = s + len;
@@ -39,6 +40,19 @@ describe("ExtentMap", () => {
         },
       ),
     );
+  });
+
+  it("orders keys that round to the same double above 2^53 exactly", () => {
+    const m = new ExtentMap<number>({ leafSize: 4 });
+    const base = 1n << 60n; // doubles here are 256 apart: 64 consecutive keys share one double
+    const order = [...Array(64).keys()].sort((a, b) => ((a * 37) % 64) - ((b * 37) % 64));
+    for (const k of order) m.insert(base + BigInt(k), base + BigInt(k), k);
+    expect([...m].map((e) => e.value)).toEqual([...Array(64).keys()]);
+    for (let k = 0; k < 64; k++) expect(m.find(base + BigInt(k))?.value).toBe(k);
+    expect(m.ceiling(base + 10n)?.value).toBe(10);
+    expect(m.overlapping(base + 5n, base + 7n).map((e) => e.value)).toEqual([5, 6, 7]);
+    for (const k of order) expect(m.remove(base + BigInt(k))?.value).toBe(k);
+    expect(m.size).toBe(0);
   });
 
   it("holds extents at the very top of the u64 space", () => {
