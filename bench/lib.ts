@@ -1,0 +1,69 @@
+/** Shared benchmark plumbing: rows, timing, heap measurement, the anchor's xorshift generator. */
+
+import os from "node:os";
+
+export interface Row {
+  workload: string;
+  impl: string;
+  n: number;
+  pairs_per_s?: number;
+  ops_per_s?: number;
+  ns_per_op: number;
+  bytes_per_mapping?: number;
+  note?: string;
+}
+
+export interface BenchContext {
+  /** Smaller sizes for a quick run (`--quick`). */
+  readonly quick: boolean;
+  readonly log: (line: string) => void;
+}
+
+export type Bench = (ctx: BenchContext) => Promise<Row[]> | Row[];
+
+export function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+export function heapUsed(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+export function now(): number {
+  return performance.now();
+}
+
+/** xorshift64* as in the C anchor, so the same IOVA order is used. */
+export function xorshift(seed = 0x9e3779b97f4a7c15n): () => bigint {
+  const M = (1n << 64n) - 1n;
+  let s = seed;
+  return () => {
+    s ^= s >> 12n;
+    s ^= (s << 25n) & M;
+    s ^= s >> 27n;
+    return (s * 2685821657736338717n) & M;
+  };
+}
+
+/** The anchor's index set: even page numbers 0, 2, 4, … (never adjacent), shuffled. */
+export function shuffledEvenPages(n: number, rnd = xorshift()): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < n; i++) idx.push(i * 2);
+  shuffle(idx, rnd);
+  return idx;
+}
+
+export function shuffle<T>(a: T[], rnd: () => bigint): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Number(rnd() % BigInt(i + 1));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+}
+
+export function machine(): string {
+  return `node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+}
