@@ -24,8 +24,11 @@ const DEFAULT_LEAF_SIZE = 256;
 
 class Leaf<T> {
   keys: Float64Array;
+  /** `Number(last)` of each entry: lets overlap checks skip the extent object unless doubles tie. */
+  lasts: Float64Array;
   constructor(size: number) {
     this.keys = new Float64Array(size);
+    this.lasts = new Float64Array(size);
   }
   items: Extent<T>[] = [];
   get length(): number {
@@ -121,27 +124,49 @@ export class ExtentMap<T> {
       const leaf = new Leaf<T>(this.leafSize);
       leaf.items.push(e);
       leaf.keys[0] = Number(start);
+      leaf.lasts[0] = Number(last);
       this.leaves.push(leaf);
       this.leafKeys.push(Number(start));
       this.count = 1;
       return e;
     }
     const p = this.upperBound(start);
-    const before = this.prev(p);
-    const prevE = before ? this.at(before) : undefined;
-    const nextE = this.at(this.norm(p));
-    if ((prevE && prevE.last >= start) || (nextE && nextE.start <= last)) {
+    if (this.clashes(p, start, last)) {
       throw new RangeError(`extent [0x${start.toString(16)}, 0x${last.toString(16)}] overlaps`);
     }
     const leaf = this.leaves[p.leaf]!;
     const i = p.index;
     leaf.items.splice(i, 0, e);
     leaf.keys.copyWithin(i + 1, i, leaf.length - 1);
+    leaf.lasts.copyWithin(i + 1, i, leaf.length - 1);
     leaf.keys[i] = Number(start);
+    leaf.lasts[i] = Number(last);
     if (i === 0) this.leafKeys[p.leaf] = Number(start);
     this.count++;
     if (leaf.length === this.leafSize) this.split(p.leaf);
     return e;
+  }
+
+  /**
+   * Does [start, last] overlap the extent before position p or the one at p (p = upperBound(start))?
+   * Doubles decide unless they tie (rounding is monotonic: a < b as doubles implies a < b exactly).
+   */
+  private clashes(p: Pos, start: bigint, last: bigint): boolean {
+    const before = this.prev(p);
+    if (before) {
+      const leaf = this.leaves[before.leaf]!;
+      const prevLast = leaf.lasts[before.index]!;
+      const xs = Number(start);
+      if (prevLast > xs || (prevLast === xs && leaf.items[before.index]!.last >= start)) return true;
+    }
+    const after = this.norm(p);
+    const leaf = this.leaves[after.leaf];
+    if (leaf) {
+      const nextStart = leaf.keys[after.index]!;
+      const xl = Number(last);
+      if (nextStart < xl || (nextStart === xl && leaf.items[after.index]!.start <= last)) return true;
+    }
+    return false;
   }
 
   private split(li: number): void {
@@ -150,6 +175,7 @@ export class ExtentMap<T> {
     const right = new Leaf<T>(this.leafSize);
     right.items = leaf.items.splice(half);
     right.keys.set(leaf.keys.subarray(half, half + right.items.length));
+    right.lasts.set(leaf.lasts.subarray(half, half + right.items.length));
     this.leaves.splice(li + 1, 0, right);
     this.leafKeys.splice(li + 1, 0, right.keys[0]!);
   }
@@ -158,6 +184,7 @@ export class ExtentMap<T> {
     const leaf = this.leaves[p.leaf]!;
     const [e] = leaf.items.splice(p.index, 1);
     leaf.keys.copyWithin(p.index, p.index + 1, leaf.length + 1);
+    leaf.lasts.copyWithin(p.index, p.index + 1, leaf.length + 1);
     this.count--;
     if (leaf.length === 0) {
       this.leaves.splice(p.leaf, 1);
@@ -229,7 +256,9 @@ export class ExtentMap<T> {
   }
 
   hasOverlap(start: bigint, last: bigint): boolean {
-    return this.firstOverlapping(start, last) !== undefined;
+    if (this.count === 0) return false;
+    if (start > last) return false;
+    return this.clashes(this.upperBound(start), start, last);
   }
 
   /** First extent with start ≥ addr. */
