@@ -85,3 +85,11 @@ export function copyStructFromUser<F extends readonly FieldSpec[]>(
   out.set(copyFromUser(process, addr, Math.min(userSize, ksize)));
   return out;
 }
+
+/**
+ * Thrown by a handler for a path the engine does not model yet. The replayer reports the record as
+ * "not implemented: <message>" instead of as an engine bug.
+ */
+export class NotImplementedError extends Error {
+  override readonly name = "NotImplementedError";
+}

@@ -1,0 +1,41 @@
+/** Comparison of what the engine did with what the kernel recorded: ret, errno, every `out` field. */
+
+import type { Json, JsonObject } from "./records.js";
+
+export interface Mismatch {
+  readonly field: string;
+  readonly want: Json | undefined;
+  readonly got: Json | undefined;
+}
+
+export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => jsonEqual(x as Json, (b as readonly Json[])[i]));
+  }
+  if (typeof a === "object" && typeof b === "object") {
+    const ao = a as JsonObject;
+    const bo = b as JsonObject;
+    const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
+    for (const k of keys) if (!jsonEqual(ao[k], bo[k])) return false;
+    return true;
+  }
+  return false;
+}
+
+/** Field-by-field differences of two `out` objects (union of their keys, record order first). */
+export function compareOut(want: JsonObject, got: JsonObject): Mismatch[] {
+  const keys = [...Object.keys(want), ...Object.keys(got).filter((k) => !(k in want))];
+  const out: Mismatch[] = [];
+  for (const k of keys)
+    if (!jsonEqual(want[k], got[k])) out.push({ field: `out.${k}`, want: want[k], got: got[k] });
+  return out;
+}
+
+export function formatValue(v: Json | undefined): string {
+  if (v === undefined) return "(absent)";
+  if (typeof v === "string") return v;
+  return JSON.stringify(v);
+}

@@ -1,0 +1,87 @@
+/**
+ * The vectors' record shapes (FORMAT.md §4) and the value encodings they use: hex strings for
+ * addresses/sizes/flags, plain integers for ids and counts, booleans, plain-hex byte strings.
+ */
+
+export type Json = null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
+export type JsonObject = { readonly [k: string]: Json };
+
+interface RecordBase {
+  readonly seq: number;
+  readonly section: string;
+  /** 1-based line in the .jsonl file (for messages). */
+  readonly line: number;
+}
+
+export interface EventRecord extends RecordBase {
+  readonly kind: "event";
+  readonly event: string;
+  readonly fields: JsonObject;
+}
+
+export interface OpRecord extends RecordBase {
+  readonly kind: "op";
+  readonly case: string;
+  readonly fd: string;
+  readonly op: string;
+  readonly in: JsonObject;
+  readonly ret: number;
+  readonly errno: string | null;
+  readonly out: JsonObject;
+}
+
+export type TraceRecord = EventRecord | OpRecord;
+
+/** `<run>-run.json` (FORMAT.md §1). */
+export interface RunDefinition {
+  readonly run: string;
+  readonly kernel: string;
+  readonly iommu: "intel-iommu" | "virtio-iommu";
+  readonly intremap: boolean | null;
+  readonly aw_bits: number | null;
+  readonly api: string;
+  readonly backend: string;
+  readonly type: string | null;
+  readonly sections: readonly string[];
+  readonly seed: number | null;
+  readonly nops: number | null;
+  readonly allow_unsafe_interrupts: { readonly vfio_iommu_type1: boolean; readonly iommufd: boolean };
+  readonly [k: string]: Json | undefined;
+}
+
+/** A malformed value inside a record: the executor turns it into a failure of that record. */
+export class RecordValueError extends Error {
+  override readonly name = "RecordValueError";
+}
+
+/** A hex-string (or integer) field as an unsigned bigint; missing → 0 (FORMAT.md §4.1: "not listed = 0"). */
+export function u64In(obj: JsonObject, key: string, dflt = 0n): bigint {
+  const v = obj[key];
+  if (v === undefined) return dflt;
+  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === "string" && /^(0x[0-9a-fA-F]+|\d+)$/.test(v)) return BigInt(v);
+  throw new RecordValueError(`field ${key}: not an unsigned number: ${JSON.stringify(v)}`);
+}
+
+/** A field that must fit in a JS number (ids, counts, 32-bit values). */
+export function numIn(obj: JsonObject, key: string, dflt = 0): number {
+  const v = u64In(obj, key, BigInt(dflt));
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RecordValueError(`field ${key}: too large: ${v}`);
+  return Number(v);
+}
+
+export function strIn(obj: JsonObject, key: string): string {
+  const v = obj[key];
+  if (typeof v !== "string")
+    throw new RecordValueError(`field ${key}: expected a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function has(obj: JsonObject, key: string): boolean {
+  return obj[key] !== undefined;
+}
+
+/** The vectors' hex encoding: lowercase, `0x`, no padding. */
+export function hx(v: bigint | number): string {
+  return "0x" + v.toString(16);
+}
