@@ -1,0 +1,205 @@
+/**
+ * iopt_pages: the pinned-page store behind one user VA range (semantics.md §2.5, §2.12).
+ *
+ * Terms:
+ *   pages      one `IoptPages` = the page-aligned user range [uptr, uptr + npages·PAGE_SIZE) of the MAP
+ *              that created it. COPY shares it between areas (also across IOASes), so a page is pinned
+ *              and charged once however many areas and domains use it.
+ *   holder     something that needs a page range pinned: an area that is mapped into ≥ 1 domain, or
+ *              an access pin. Holders are keyed by identity and hold a range of page indexes.
+ *   pinned     the union of the holders' ranges. Only pinned pages are resolved to memory objects;
+ *              unpinned pages are looked up in the process memory again when next pinned (the kernel
+ *              re-reads the mm), while pinned ones keep their object after munmap.
+ *
+ * Accounting (§2.12): each newly pinned page is charged once, to the account chosen when the MAP was
+ * made (none with CAP_IPC_LOCK, else the fd's mode: the user's or the mm's locked_vm), checked against
+ * the mapping task's RLIMIT_MEMLOCK. Pinning is all or nothing: resolve (EFAULT), then charge (ENOMEM),
+ * then publish.
+ */
+
+import { chargePages, unchargePages, type LockedAccount } from "../accounting.js";
+import type { BackingSegment } from "../domain.js";
+import { fail } from "../errno.js";
+import { ExtentMap } from "../extent-map.js";
+import { shouldFail } from "../fault.js";
+import { normalize, subtract, totalLength, type IovaRange } from "../ranges.js";
+import { PAGE_SIZE } from "../u64.js";
+import type { AddressSpace, MemoryObject } from "../../process/memory.js";
+
+/** Who maps: the process memory and the accounts/credentials captured when the pages are created. */
+export interface PinSource {
+  readonly memory: AddressSpace;
+  /** The real user's `user_struct->locked_vm`. */
+  readonly userAccount: LockedAccount;
+  /** The mapping process's `mm->locked_vm`. */
+  readonly mmAccount: LockedAccount;
+  readonly capIpcLock: boolean;
+  /** RLIMIT_MEMLOCK in bytes. */
+  readonly rlimitMemlock: bigint;
+}
+
+export type AccountMode = "none" | "user" | "mm";
+
+interface Resolved {
+  readonly object: MemoryObject;
+  readonly objectOffset: bigint;
+}
+
+let nextPagesSerial = 1;
+
+export class IoptPages {
+  /** Process-wide serial (diagnostics only; snapshots label pages by first use instead). */
+  readonly serial = nextPagesSerial++;
+  /** Page-aligned start of the user range. */
+  readonly uptr: bigint;
+  readonly npages: bigint;
+  /** Created by a MAP with WRITEABLE: pinned for write, may back writeable areas. */
+  readonly writable: boolean;
+  readonly accountMode: AccountMode;
+  readonly source: PinSource;
+  private readonly holders = new Map<object, IovaRange>();
+  /** Union of the holders' page-index ranges (normalised). */
+  private pinnedRanges: IovaRange[] = [];
+  /** Resolved backing of pinned pages, keyed by byte offset within the pages. */
+  private readonly backing = new ExtentMap<Resolved>();
+  /** Pages currently charged to the account. */
+  private charged = 0n;
+
+  constructor(uptr: bigint, npages: bigint, writable: boolean, accountMode: AccountMode, source: PinSource) {
+    this.uptr = uptr;
+    this.npages = npages;
+    this.writable = writable;
+    this.accountMode = accountMode;
+    this.source = source;
+  }
+
+  get pinnedPages(): bigint {
+    return this.charged;
+  }
+
+  get pinned(): readonly IovaRange[] {
+    return this.pinnedRanges;
+  }
+
+  /** Page-index range covering bytes [startByte, startByte + length) of the pages. */
+  static pageRange(startByte: bigint, length: bigint): IovaRange {
+    return { start: startByte / PAGE_SIZE, last: (startByte + length - 1n) / PAGE_SIZE };
+  }
+
+  private account(): LockedAccount | undefined {
+    if (this.accountMode === "user") return this.source.userAccount;
+    if (this.accountMode === "mm") return this.source.mmAccount;
+    return undefined;
+  }
+
+  /**
+   * Pin `range` (page indexes) for `holder`: resolve the pages nobody pinned yet (EFAULT), charge them
+   * (ENOMEM), then publish. A holder pins one range at a time (an already-held holder is a no-op).
+   */
+  pin(holder: object, range: IovaRange, op: string): void {
+    if (this.holders.has(holder)) return;
+    if (shouldFail("pages.pin")) fail("ENOMEM", op, "injected: pin allocation");
+    const next = normalize([...this.holders.values(), range]);
+    const added = subtract(next, this.pinnedRanges);
+    const resolved: { start: bigint; last: bigint; value: Resolved }[] = [];
+    for (const r of added) {
+      let off = r.start * PAGE_SIZE;
+      const segs = this.source.memory.resolve(
+        this.uptr + off,
+        (r.last - r.start + 1n) * PAGE_SIZE,
+        this.writable,
+        op,
+      );
+      for (const s of segs) {
+        resolved.push({ start: off, last: off + s.length - 1n, value: s });
+        off += s.length;
+      }
+    }
+    const delta = totalLength(next) - totalLength(this.pinnedRanges);
+    const account = this.account();
+    if (account && delta > 0n) {
+      if (shouldFail("pages.account")) fail("ENOMEM", op, "injected: locked_vm charge");
+      chargePages(op, account, delta, this.source, true);
+    }
+    // publish
+    for (const e of resolved)
+      this.backing.insert(e.start, e.last, { object: e.value.object, objectOffset: e.value.objectOffset });
+    this.holders.set(holder, range);
+    this.pinnedRanges = next;
+    this.charged += delta;
+  }
+
+  /** Drop `holder`'s pin; pages nobody else holds are unpinned and uncharged. Never fails. */
+  unpin(holder: object): void {
+    if (!this.holders.delete(holder)) return;
+    const next = normalize([...this.holders.values()]);
+    const released = subtract(this.pinnedRanges, next);
+    this.pinnedRanges = next;
+    this.release(released);
+  }
+
+  /** Move a holder's pin to new holders without changing the pinned set (area split). */
+  rehold(from: object, to: readonly { holder: object; range: IovaRange }[]): void {
+    if (!this.holders.delete(from)) return;
+    for (const t of to) this.holders.set(t.holder, t.range);
+  }
+
+  holds(holder: object): boolean {
+    return this.holders.has(holder);
+  }
+
+  private release(ranges: readonly IovaRange[]): void {
+    let pages = 0n;
+    for (const r of ranges) {
+      const start = r.start * PAGE_SIZE;
+      const last = (r.last + 1n) * PAGE_SIZE - 1n;
+      for (const e of this.backing.overlapping(start, last)) {
+        this.backing.remove(e.start);
+        if (e.start < start) this.backing.insert(e.start, start - 1n, e.value);
+        if (e.last > last)
+          this.backing.insert(last + 1n, e.last, {
+            object: e.value.object,
+            objectOffset: e.value.objectOffset + (last + 1n - e.start),
+          });
+      }
+      pages += r.last - r.start + 1n;
+    }
+    if (pages === 0n) return;
+    const account = this.account();
+    if (account) unchargePages(account, pages);
+    this.charged -= pages;
+  }
+
+  /** Backing of bytes [startByte, startByte + length) — every byte must be pinned. */
+  segments(startByte: bigint, length: bigint): BackingSegment[] {
+    const out: BackingSegment[] = [];
+    const last = startByte + length - 1n;
+    let cur = startByte;
+    for (const e of this.backing.overlapping(startByte, last)) {
+      if (e.start > cur) throw new Error("iopt_pages: reading unpinned pages (engine bug)");
+      const segLast = e.last < last ? e.last : last;
+      out.push({
+        object: e.value.object,
+        objectOffset: e.value.objectOffset + (cur - e.start),
+        length: segLast - cur + 1n,
+      });
+      cur = segLast + 1n;
+    }
+    if (cur <= last) throw new Error("iopt_pages: reading unpinned pages (engine bug)");
+    return out;
+  }
+
+  /**
+   * Backing of bytes for an access read/write: pinned pages from the store, the rest looked up in the
+   * process memory now (the kernel's slow path pins them briefly). EFAULT when unreachable.
+   */
+  lookup(startByte: bigint, length: bigint, write: boolean, op: string): BackingSegment[] {
+    const first = startByte / PAGE_SIZE;
+    const lastPage = (startByte + length - 1n) / PAGE_SIZE;
+    const covered = this.pinnedRanges.some((r) => r.start <= first && lastPage <= r.last);
+    if (covered) return this.segments(startByte, length);
+    return this.source.memory
+      .resolve(this.uptr + startByte, length, write, op)
+      .map((s) => ({ object: s.object, objectOffset: s.objectOffset, length: s.length }));
+  }
+}
