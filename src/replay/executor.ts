@@ -328,8 +328,8 @@ export interface ReplayOptions {
 }
 
 /** Replay a loaded trace on a fresh kernel built from its run definition and sysfs dump. */
-export async function replayTrace(trace: Trace, opts: ReplayOptions = {}): Promise<ReplayResult> {
-  const host = opts.host ?? (await hostFromRun(trace.run, trace.sysfs));
+export function replayTrace(trace: Trace, opts: ReplayOptions = {}): ReplayResult {
+  const host = opts.host ?? hostFromRun(trace.run, trace.sysfs, trace.sysfsFile);
   const kernel = opts.kernel ? opts.kernel(host) : createSystem(host).kernel;
   return summarise(trace.file, trace.name, replayRecords(kernel, trace.records));
 }

@@ -145,3 +145,9 @@ export function gapsFromResults(file: string, results: readonly RecordResult[]):
   flush();
   return out;
 }
+
+/** The manifest key of a trace path: `<kernel dir>/<run>.jsonl`. */
+export function gapKey(tracePath: string): string {
+  const parts = tracePath.split(/[\\/]/).filter((p) => p !== "");
+  return parts.slice(-2).join("/");
+}

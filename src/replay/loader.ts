@@ -26,6 +26,8 @@ export interface Trace {
   readonly name: string;
   readonly run: RunDefinition;
   readonly sysfs: string;
+  /** Path of the sysfs dump (for messages). */
+  readonly sysfsFile: string;
   readonly records: readonly TraceRecord[];
 }
 
@@ -154,5 +156,5 @@ export function loadTrace(jsonlPath: string): Trace {
   const records = parseRecords(readFileSync(jsonlPath, "utf8"), jsonlPath);
   const run = parseRunDefinition(readFileSync(sib.run, "utf8"), sib.run);
   const sysfs = readFileSync(sib.sysfs, "utf8");
-  return { file: jsonlPath, name: sib.name, run, sysfs, records };
+  return { file: jsonlPath, name: sib.name, run, sysfs, sysfsFile: sib.sysfs, records };
 }
