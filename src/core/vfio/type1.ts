@@ -711,9 +711,11 @@ export class Type1Iommu {
     }
 
     // The walk: mappings starting inside [iova, iova+size), ascending.
-    const end = iova + size; // ≤ 2^64 - 1 + 1; compared, never stored
+    // The walk compares against `iova + size` in u64 arithmetic: a range ending exactly at 2^64
+    // wraps to 0 and finds nothing (`vfio_find_dma_first_node`), which the vectors confirm.
+    const end = (iova + size) & U64_MAX;
     const hits: VfioDma[] = [];
-    for (const e of this.dmas.overlapping(iova, end - 1n)) {
+    for (const e of end === 0n ? [] : this.dmas.overlapping(iova, end - 1n)) {
       const dma = e.value;
       if (!this.v2 && iova > dma.iova) break; // v1: a request starting inside a mapping stops here
       hits.push(dma);
