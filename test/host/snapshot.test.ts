@@ -14,8 +14,10 @@ const dir = mkdtempSync(join(tmpdir(), "ioas-snap-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const text = snapshotToText(PRESETS["qemu-q35-vtd"]!.build());
-const edit = (f: (j: Record<string, any>) => void): string => {
-  const j = JSON.parse(text);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- poking arbitrary fields into parsed JSON
+type Json = any;
+const edit = (f: (j: Json) => void): string => {
+  const j = JSON.parse(text) as Json;
   f(j);
   return JSON.stringify(j);
 };

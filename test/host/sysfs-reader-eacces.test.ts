@@ -1,10 +1,11 @@
 // Permission errors, simulated so the test also holds when run as root.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import type * as FsModule from "node:fs";
 import { afterAll, describe, expect, it, vi } from "vitest";
 
 vi.mock("node:fs", async (importOriginal) => {
-  const fs = await importOriginal<typeof import("node:fs")>();
+  const fs = await importOriginal<typeof FsModule>();
   return {
     ...fs,
     readFileSync: ((path: string, ...rest: unknown[]) => {
