@@ -12,12 +12,12 @@
 
 import type { Kernel } from "./system.js";
 // SUBSYSTEM IMPORTS — uncomment when the module exists:
-// import { register as registerIommufd } from "./iommufd/index.js";
+import { register as registerIommufd } from "./iommufd/index.js";
 import { register as registerVfio } from "./vfio/index.js";
 
 /** Registration functions, in order (later registrations win on overlapping paths). */
 const SUBSYSTEMS: readonly ((kernel: Kernel) => void)[] = [
-  // registerIommufd,
+  registerIommufd,
   registerVfio,
 ];
 
