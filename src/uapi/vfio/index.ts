@@ -9,6 +9,8 @@ import { VfioContainer } from "../../core/vfio/container.js";
 import { VfioSubsystem } from "../../core/vfio/subsystem.js";
 import type { Type1Options } from "../../core/vfio/type1.js";
 import type { Kernel } from "../system.js";
+import { setCompatLink } from "./compat-link.js";
+import { compatDomainOf, compatGroupLink } from "./compat.js";
 import { ContainerFile } from "./container.js";
 import { GroupFile } from "./group.js";
 
@@ -34,9 +36,12 @@ function type1DomainOf(vfio: VfioSubsystem, bdf: string): IommuDomain | null {
   return user.container.backend?.domains.find((d) => d.groups.includes(group))?.domain ?? null;
 }
 
+export { compatIoctl } from "./compat.js";
+
 export function register(kernel: Kernel): void {
   const vfio = vfioSubsystem(kernel);
-  kernel.devices.addResolver((bdf) => type1DomainOf(vfio, bdf));
+  if (kernel.features.iommufd) setCompatLink(kernel, compatGroupLink);
+  kernel.devices.addResolver((bdf) => type1DomainOf(vfio, bdf) ?? compatDomainOf(vfio.device(bdf)));
   kernel.registerNode(/^\/dev\/vfio\/vfio$/, (k) => new ContainerFile(k, type1Options(k)));
   kernel.registerNode(/^\/dev\/vfio\/(\d+)$/, (k, _process, path, match) => {
     const group = vfio.group(Number(match[1]));
