@@ -108,12 +108,12 @@ export function applyGaps(result: ReplayResult, gaps: KnownGapsFile | null, file
 /** A one-line reason for a failed record (what the manifest stores). */
 export function failureReason(r: RecordResult): string {
   if (r.reason) return r.reason;
-  const m = r.mismatches[0];
-  if (!m) return "failed";
-  const more = r.mismatches.length > 1 ? ` (+${r.mismatches.length - 1} more)` : "";
+  if (r.mismatches.length === 0) return "failed";
   const v = (x: unknown): string =>
     x === undefined ? "(absent)" : typeof x === "string" ? x : JSON.stringify(x);
-  return `${m.field} want ${v(m.want)} got ${v(m.got)}${more}`;
+  const shown = r.mismatches.slice(0, 2).map((m) => `${m.field} want ${v(m.want)} got ${v(m.got)}`);
+  const more = r.mismatches.length > 2 ? ` (+${r.mismatches.length - 2} more)` : "";
+  return shown.join("; ") + more;
 }
 
 /** Build manifest entries from failures: consecutive seqs with the same reason share one entry. */
