@@ -18,6 +18,8 @@ import { registerInspect } from "./commands/inspect.js";
 import { registerPresets } from "./commands/presets.js";
 import { registerRanges } from "./commands/ranges.js";
 import { registerSnapshot } from "./commands/snapshot.js";
+import { registerReplay, ReplayMismatchError } from "./commands/replay.js";
+import { TraceFormatError } from "../replay/loader.js";
 
 export type RegisterCommand = (program: Command, io: Io) => void;
 
@@ -26,6 +28,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerRanges,
   registerPresets,
   registerSnapshot,
+  registerReplay,
 ];
 
 export const EXIT_OK = 0;
@@ -51,7 +54,13 @@ function exitCodeOf(e: unknown, io: Io): number {
     io.err(`ioas: ${e.message}\n`);
     return EXIT_USAGE;
   }
-  if (e instanceof HostReadError || e instanceof InvalidHostError || e instanceof UsableRangesError) {
+  if (e instanceof ReplayMismatchError) return EXIT_FAILURE; // the report was already printed
+  if (
+    e instanceof HostReadError ||
+    e instanceof InvalidHostError ||
+    e instanceof UsableRangesError ||
+    e instanceof TraceFormatError
+  ) {
     io.err(`ioas: ${e.message}\n`);
     return EXIT_FAILURE;
   }
