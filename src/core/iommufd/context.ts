@@ -22,7 +22,13 @@ import { shouldFail } from "../fault.js";
 import { subtract, type IovaRange } from "../ranges.js";
 import type { Host, IommuUnit, PciDevice } from "../topology/types.js";
 import { PAGE_SIZE, U64_MAX, ULONG_MAX } from "../u64.js";
-import { IoPagetable, type Area, type IoptAccess, type ReservedOwner, type UnmapResult } from "./io-pagetable.js";
+import {
+  IoPagetable,
+  type Area,
+  type IoptAccess,
+  type ReservedOwner,
+  type UnmapResult,
+} from "./io-pagetable.js";
 import { IoptPages, type PinSource } from "./pages.js";
 import type { BackingSegment } from "../domain.js";
 
@@ -149,6 +155,12 @@ export function releaseDmaOwner(host: Host, groupId: number, owner: object): voi
   if (--cur.count === 0) dmaOwners.get(host)!.delete(groupId);
 }
 
+/** Input ranges, read lazily in order (arrays qualify). */
+export interface RangeSource {
+  readonly length: number;
+  at(i: number): IovaRange | undefined;
+}
+
 export interface MapRequest {
   readonly userVa: bigint;
   readonly length: bigint;
@@ -185,7 +197,11 @@ export interface IommufdSnapshot {
   readonly accountMode: "user" | "mm";
   readonly vfioIoas: number | null;
   readonly objects: readonly ObjectSnapshot[];
-  readonly pages: readonly { readonly label: string; readonly pinned: readonly string[]; readonly charged: string }[];
+  readonly pages: readonly {
+    readonly label: string;
+    readonly pinned: readonly string[];
+    readonly charged: string;
+  }[];
 }
 
 export type ObjectSnapshot =
@@ -450,14 +466,20 @@ export class IommufdContext {
     return r.unmapped;
   }
 
-  /** IOMMU_IOAS_ALLOW_IOVAS with already-read ranges (validation in input order). */
-  ioasAllowIovas(ioasId: number, ranges: readonly IovaRange[]): void {
+  /**
+   * IOMMU_IOAS_ALLOW_IOVAS: ranges are loaded one at a time in input order (a reader may throw
+   * EFAULT), each checked before the next is read; then the list replaces the old one atomically.
+   */
+  ioasAllowIovas(ioasId: number, ranges: RangeSource): void {
     const op = "IOMMU_IOAS_ALLOW_IOVAS";
     const ioas = this.ioas(ioasId, op);
     const loaded: IovaRange[] = [];
-    for (const r of ranges) {
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges.at(i);
+      if (!r) fail("EFAULT", op, `range ${i} unreadable`);
       if (r.start >= r.last) fail("EINVAL", op, "start >= last");
-      if (loaded.some((l) => l.start <= r.last && r.start <= l.last)) fail("EINVAL", op, "overlapping ranges");
+      if (loaded.some((l) => l.start <= r.last && r.start <= l.last))
+        fail("EINVAL", op, "overlapping ranges");
       if (shouldFail("iopt.allowed_alloc")) fail("ENOMEM", op, "injected: allowed range allocation");
       loaded.push({ start: r.start, last: r.last });
     }
@@ -561,7 +583,10 @@ export class IommufdContext {
   private newDomain(unit: IommuUnit): IommuDomain {
     if (shouldFail("iommu.domain_alloc")) fail("ENOMEM", "iommu_domain_alloc", "injected");
     // virtio-iommu on 6.12: geometry is set at the first attach; until then the aperture is all zero.
-    const domain = new IommuDomain(unit, unit.apertureAtFirstAttach ? { aperture: { start: 0n, last: 0n } } : {});
+    const domain = new IommuDomain(
+      unit,
+      unit.apertureAtFirstAttach ? { aperture: { start: 0n, last: 0n } } : {},
+    );
     return domain;
   }
 
@@ -726,7 +751,8 @@ export class IommufdContext {
 
   /** iommufd_hw_pagetable_put: an automatic HWPT goes with its last device. */
   private hwptPut(hwpt: HwptPaging): void {
-    if (hwpt.autoDomain && hwpt.devices.size === 0 && this.objects.get(hwpt.id) === hwpt) this.destroyHwpt(hwpt);
+    if (hwpt.autoDomain && hwpt.devices.size === 0 && this.objects.get(hwpt.id) === hwpt)
+      this.destroyHwpt(hwpt);
   }
 
   /** Resolve `ptId` and attach through `doAttach`; IOAS ids go through the automatic-HWPT walk. */
@@ -880,9 +906,11 @@ export class IommufdContext {
     const last = iova + length - 1n;
     if (length === 0n || last > ULONG_MAX) fail("EOVERFLOW", op, "range wraps");
     const mask = iopt.iovaAlignment - 1n;
-    if ((iova & mask) !== 0n || ((last + 1n) & mask) !== 0n) fail("EINVAL", op, "range not aligned to the IOAS");
+    if ((iova & mask) !== 0n || ((last + 1n) & mask) !== 0n)
+      fail("EINVAL", op, "range not aligned to the IOAS");
     if (pageSize === 0n) fail("EINVAL", op, "page_size 0");
-    if (iova % pageSize !== 0n || (last + 1n) % pageSize !== 0n) fail("EINVAL", op, "range not aligned to page_size");
+    if (iova % pageSize !== 0n || (last + 1n) % pageSize !== 0n)
+      fail("EINVAL", op, "range not aligned to page_size");
     if (!hwpt.dirtyOps) fail("EOPNOTSUPP", op, "domain has no dirty tracking");
     // The range must be fully covered by back-to-back mappings (holes: EINVAL).
     try {
@@ -1058,7 +1086,10 @@ export class IommufdContext {
       const idev = this.device(id, "IOMMU_RESV_IOVA_RANGES");
       const ap = idev.unit.aperture;
       space = space
-        .map((r) => ({ start: r.start > ap.start ? r.start : ap.start, last: r.last < ap.last ? r.last : ap.last }))
+        .map((r) => ({
+          start: r.start > ap.start ? r.start : ap.start,
+          last: r.last < ap.last ? r.last : ap.last,
+        }))
         .filter((r) => r.start <= r.last);
       reserved.push(...this.deviceReservedRanges(id));
     }
@@ -1109,7 +1140,10 @@ export class IommufdContext {
             enforceCacheCoherency: o.enforceCacheCoherency,
             translations: o.domain
               .translations()
-              .map((t) => `${hexs(t.start)}-${hexs(t.last)} obj${t.value.object.id}+${hexs(t.value.objectOffset)}`),
+              .map(
+                (t) =>
+                  `${hexs(t.start)}-${hexs(t.last)} obj${t.value.object.id}+${hexs(t.value.objectOffset)}`,
+              ),
             aperture: rangeText(o.domain.aperture),
           });
           break;

@@ -21,8 +21,16 @@ export {
   type IommufdObject,
   type IommufdSnapshot,
   type MapRequest,
+  type RangeSource,
   type ObjectKind,
   type ObjectSnapshot,
 } from "./context.js";
-export { IoPagetable, Area, type IoptAccess, type PagesSlice, type ReservedOwner, type UnmapResult } from "./io-pagetable.js";
+export {
+  IoPagetable,
+  Area,
+  type IoptAccess,
+  type PagesSlice,
+  type ReservedOwner,
+  type UnmapResult,
+} from "./io-pagetable.js";
 export { IoptPages, type AccountMode, type PinSource } from "./pages.js";

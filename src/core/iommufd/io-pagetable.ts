@@ -53,7 +53,14 @@ export class Area {
   /** Access pins inside this area (unmap notifies, splitting refuses). */
   numAccesses = 0;
 
-  constructor(iova: bigint, last: bigint, pages: IoptPages, startByte: bigint, read: boolean, write: boolean) {
+  constructor(
+    iova: bigint,
+    last: bigint,
+    pages: IoptPages,
+    startByte: bigint,
+    read: boolean,
+    write: boolean,
+  ) {
     this.iova = iova;
     this.last = last;
     this.pages = pages;
@@ -96,7 +103,11 @@ export interface UnmapResult {
 }
 
 /** Why a rule refused, with the kernel's errno; thrown by the helpers below. */
-function refuse(errno: "EINVAL" | "EADDRINUSE" | "EEXIST" | "EOVERFLOW" | "ENOSPC" | "EPERM", op: string, msg: string): never {
+function refuse(
+  errno: "EINVAL" | "EADDRINUSE" | "EEXIST" | "EOVERFLOW" | "ENOSPC" | "EPERM",
+  op: string,
+  msg: string,
+): never {
   fail(errno, op, msg);
 }
 
@@ -148,7 +159,11 @@ export class IoPagetable {
   /** iopt_reserve_iova: EADDRINUSE when an area or an allowed range lies there. */
   reserve(start: bigint, last: bigint, owner: ReservedOwner, op: string): void {
     if (this.areas.hasOverlap(start, last) || this.allowedOverlaps(start, last))
-      refuse("EADDRINUSE", op, `reservation [${start.toString(16)}, ${last.toString(16)}] meets a mapping or allowed range`);
+      refuse(
+        "EADDRINUSE",
+        op,
+        `reservation [${start.toString(16)}, ${last.toString(16)}] meets a mapping or allowed range`,
+      );
     if (shouldFail("iopt.reserve")) fail("ENOMEM", op, "injected: reservation allocation");
     this.reservedList.push({ start, last, owner });
   }
@@ -167,7 +182,11 @@ export class IoPagetable {
   setAllowed(ranges: readonly IovaRange[], op: string): void {
     for (const r of ranges)
       if (this.reservedOverlaps(r.start, r.last))
-        refuse("EADDRINUSE", op, `allowed range [${r.start.toString(16)}, ${r.last.toString(16)}] meets a reservation`);
+        refuse(
+          "EADDRINUSE",
+          op,
+          `allowed range [${r.start.toString(16)}, ${r.last.toString(16)}] meets a reservation`,
+        );
     this.allowedRanges = [...ranges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   }
 
@@ -177,7 +196,11 @@ export class IoPagetable {
   private checkAlignment(align: bigint, op: string): void {
     const mask = align - 1n;
     for (const a of this.areas)
-      if ((a.value.iova & mask) !== 0n || (a.value.length & mask) !== 0n || (a.value.pageOffset & mask) !== 0n)
+      if (
+        (a.value.iova & mask) !== 0n ||
+        (a.value.length & mask) !== 0n ||
+        (a.value.pageOffset & mask) !== 0n
+      )
         refuse("EADDRINUSE", op, `mapping at 0x${a.start.toString(16)} is not ${align}-aligned`);
   }
 
@@ -205,8 +228,7 @@ export class IoPagetable {
     }
     if (this.disableLargePages) return;
     // Domains may already hold large IOPTEs for existing areas.
-    if (this.domains.length > 0 && this.areas.size > 0)
-      refuse("EINVAL", op, "domains already hold mappings");
+    if (this.domains.length > 0 && this.areas.size > 0) refuse("EINVAL", op, "domains already hold mappings");
     this.disableLargePages = true;
     try {
       this.recalculateAlignment(op);
@@ -297,7 +319,7 @@ export class IoPagetable {
       for (const s of slices) {
         // iopt_insert_area
         if (write && !s.pages.writable) refuse("EPERM", op, "writeable mapping of read-only pages");
-        if ((s.startByte % PAGE_SIZE & (this.alignment - 1n)) !== 0n)
+        if (((s.startByte % PAGE_SIZE) & (this.alignment - 1n)) !== 0n)
           refuse("EINVAL", op, "VA page offset not aligned to the IOAS alignment");
         const last = cur + s.length - 1n;
         if (last > ULONG_MAX) refuse("EOVERFLOW", op, "IOVA range wraps");
@@ -397,7 +419,8 @@ export class IoPagetable {
       this.areas.remove(area.iova);
       unmapped += area.length;
     }
-    if (unmapped === 0n) return { unmapped, error: new IoasError("ENOENT", op, "nothing mapped in the range") };
+    if (unmapped === 0n)
+      return { unmapped, error: new IoasError("ENOENT", op, "nothing mapped in the range") };
     return { unmapped };
   }
 
@@ -542,7 +565,13 @@ export class IoPagetable {
 }
 
 /** __alloc_iova_check_range: round `start` up to `align`, keep the page offset, and fit `length`. */
-function fitIn(start: bigint, last: bigint, length: bigint, align: bigint, pageOffset: bigint): bigint | undefined {
+function fitIn(
+  start: bigint,
+  last: bigint,
+  length: bigint,
+  align: bigint,
+  pageOffset: bigint,
+): bigint | undefined {
   if (start + align - 1n > ULONG_MAX) return undefined;
   const at = alignUp(start, align) | pageOffset;
   if (at >= last || last - at < length - 1n) return undefined;

@@ -30,7 +30,16 @@ import {
 } from "../structs/iommufd.js";
 import type { Kernel } from "../system.js";
 import { destroy, getDirtyBitmap, getHwInfo, hwptAlloc, setDirtyTracking } from "./hwpt.js";
-import { ioasAllowIovas, ioasAlloc, ioasCopy, ioasIovaRanges, ioasMap, ioasUnmap, option, vfioIoas } from "./ioas.js";
+import {
+  ioasAllowIovas,
+  ioasAlloc,
+  ioasCopy,
+  ioasIovaRanges,
+  ioasMap,
+  ioasUnmap,
+  option,
+  vfioIoas,
+} from "./ioas.js";
 import { Ucmd } from "./ucmd.js";
 
 interface TableEntry {
@@ -45,13 +54,19 @@ interface TableEntry {
  */
 export type VfioCompatHandler = (file: IommufdFile, call: IoctlCall) => number | undefined;
 
-function entry(request: number, codec: StructCodec<readonly FieldSpec[]>, handler: (u: Ucmd) => number): TableEntry {
+function entry(
+  request: number,
+  codec: StructCodec<readonly FieldSpec[]>,
+  handler: (u: Ucmd) => number,
+): TableEntry {
   return { request, codec, handler };
 }
 
 /** The native command table of a kernel (commands past `iommufdLastNr` go to the compat hook). */
 function commandTable(kernel: Kernel): Map<number, TableEntry> {
-  const hwptCodec = hwptAllocStruct(kernel.features.hwptAllocSize) as unknown as StructCodec<readonly FieldSpec[]>;
+  const hwptCodec = hwptAllocStruct(kernel.features.hwptAllocSize) as unknown as StructCodec<
+    readonly FieldSpec[]
+  >;
   const all: TableEntry[] = [
     entry(N.IOMMU_DESTROY, iommuDestroy, destroy),
     entry(N.IOMMU_IOAS_ALLOC, iommuIoasAlloc, ioasAlloc),
@@ -75,7 +90,8 @@ const COMPAT_KEY = "iommufd.vfio-compat";
 
 /** Install the VFIO-compat handler (helper-4's vfio_compat) for every iommufd file of `kernel`. */
 export function setVfioCompatHandler(kernel: Kernel, handler: VfioCompatHandler | null): void {
-  kernel.service<{ handler: VfioCompatHandler | null }>(COMPAT_KEY, () => ({ handler: null })).handler = handler;
+  kernel.service<{ handler: VfioCompatHandler | null }>(COMPAT_KEY, () => ({ handler: null })).handler =
+    handler;
 }
 
 function vfioCompatHandler(kernel: Kernel): VfioCompatHandler | null {
@@ -105,13 +121,15 @@ export class IommufdFile implements OpenFile {
     const nr = N.ioctlNr(call.request);
     if (nr < N.IOMMUFD_CMD_BASE || nr > this.kernel.features.iommufdLastNr) {
       const r = vfioCompatHandler(this.kernel)?.(this, call);
-      if (r === undefined) fail("ENOTTY", "iommufd_vfio_ioctl", `unknown command 0x${call.request.toString(16)}`);
+      if (r === undefined)
+        fail("ENOTTY", "iommufd_vfio_ioctl", `unknown command 0x${call.request.toString(16)}`);
       return r;
     }
     const userSize = getUserU32(call.process, call.arg);
     const e = this.table.get(nr);
     if (!e || e.request !== call.request) fail("ENOTTY", "iommufd_fops_ioctl", "no such command");
-    if (userSize < e.codec.minSize) fail("EINVAL", "iommufd_fops_ioctl", `size ${userSize} below ${e.codec.minSize}`);
+    if (userSize < e.codec.minSize)
+      fail("EINVAL", "iommufd_fops_ioctl", `size ${userSize} below ${e.codec.minSize}`);
     const bytes = copyStructFromUser(call.process, call.arg, e.codec, userSize, "iommufd_fops_ioctl");
     return e.handler(new Ucmd(this.kernel, this.ctx, call, e.codec, bytes, userSize));
   }

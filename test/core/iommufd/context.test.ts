@@ -17,9 +17,14 @@ const PAGE = 4096n;
 const BUF = 0x10000000000n;
 const MSI = { start: 0xfee00000n, last: 0xfeefffffn };
 
-function setup(
-  opts: { capIpcLock?: boolean; rlimitPages?: bigint; host?: Host } = {},
-): { ctx: IommufdContext; src: PinSource; host: Host; edu: PciDevice; edu2: PciDevice; mem: AddressSpace } {
+function setup(opts: { capIpcLock?: boolean; rlimitPages?: bigint; host?: Host } = {}): {
+  ctx: IommufdContext;
+  src: PinSource;
+  host: Host;
+  edu: PciDevice;
+  edu2: PciDevice;
+  mem: AddressSpace;
+} {
   const host = opts.host ?? qemuQ35VtdHost();
   const mem = new AddressSpace();
   mem.mmap(BUF, 64n << 20n, "rw", { fill: 0x5a });
@@ -194,9 +199,9 @@ describe("iommufd context: automatic IOVA and allowed ranges", () => {
     expect(failsCleanly(ctx, () => ctx.attachDevice(dev, ioas))).toBe("EADDRINUSE");
     ctx.ioasAllowIovas(ioas, []);
     ctx.attachDevice(dev, ioas);
-    expect(failsCleanly(ctx, () => ctx.ioasAllowIovas(ioas, [{ start: 0xfe000000n, last: 0xffffffffn }]))).toBe(
-      "EADDRINUSE",
-    );
+    expect(
+      failsCleanly(ctx, () => ctx.ioasAllowIovas(ioas, [{ start: 0xfe000000n, last: 0xffffffffn }])),
+    ).toBe("EADDRINUSE");
   });
 
   it("iova_ranges: one full range and alignment 1 without a domain; aperture minus MSI with one", () => {
@@ -248,7 +253,9 @@ describe("iommufd context: copy (copy_area, copy_sweep, EPERM)", () => {
     const b = ctx.ioasAlloc();
     ctx.ioasMap(a, { userVa: BUF, length: 4n * PAGE, iova: 0x100000n, ...rw }, src);
     ctx.ioasMap(a, { userVa: BUF, length: 4n * PAGE, iova: 0x104000n, ...rw }, src);
-    expect(ctx.ioasCopy(a, a, { length: PAGE, srcIova: 0x100000n, dstIova: 0x200000n, ...rw })).toBe(0x200000n);
+    expect(ctx.ioasCopy(a, a, { length: PAGE, srcIova: 0x100000n, dstIova: 0x200000n, ...rw })).toBe(
+      0x200000n,
+    );
     expect(ctx.ioasCopy(b, a, { length: 8n * PAGE, srcIova: 0x100000n, dstIova: 0n, ...rw })).toBe(0n);
     expect(ctx.ioasCopy(b, a, { length: 2n * PAGE, srcIova: 0x103000n, ...rw })).toBe(0x2000n + 0x6000n);
   });
@@ -272,7 +279,9 @@ describe("iommufd context: copy (copy_area, copy_sweep, EPERM)", () => {
     const a = ctx.ioasAlloc();
     ctx.ioasMap(a, { userVa: BUF, length: PAGE, iova: 0x100000n, read: true, write: false }, src);
     expect(
-      failsCleanly(ctx, () => ctx.ioasCopy(a, a, { length: PAGE, srcIova: 0x100000n, dstIova: 0x200000n, ...rw })),
+      failsCleanly(ctx, () =>
+        ctx.ioasCopy(a, a, { length: PAGE, srcIova: 0x100000n, dstIova: 0x200000n, ...rw }),
+      ),
     ).toBe("EPERM");
     ctx.ioasCopy(a, a, { length: PAGE, srcIova: 0x100000n, dstIova: 0x200000n, read: true, write: false });
   });
@@ -299,7 +308,9 @@ describe("iommufd context: pinning and accounting", () => {
     ctx.ioasCopy(a, a, { length: 4n * PAGE, srcIova: 0x100000n, dstIova: 0x200000n, ...rw });
     expect(src.userAccount.lockedVm).toBe(4n);
     expect(
-      failsCleanly(ctx, () => ctx.ioasMap(a, { userVa: BUF, length: 5n * PAGE, iova: 0x300000n, ...rw }, src)),
+      failsCleanly(ctx, () =>
+        ctx.ioasMap(a, { userVa: BUF, length: 5n * PAGE, iova: 0x300000n, ...rw }, src),
+      ),
     ).toBe("ENOMEM");
     expect(src.userAccount.lockedVm).toBe(4n);
     ctx.ioasUnmap(a, 0x100000n, 4n * PAGE);
