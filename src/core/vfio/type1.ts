@@ -193,11 +193,6 @@ function rangeJson(r: IovaRange): { start: string; last: string } {
   return { start: hex(r.start), last: hex(r.last) };
 }
 
-/** Is [a, a+len) overlapping [b, b+blen)? (the kernel's vfio_find_dma comparison) */
-function overlapsDma(dma: VfioDma, start: bigint, size: bigint): boolean {
-  return start + size > dma.iova && start < dma.iova + dma.size;
-}
-
 /** A `vfio_iommu`: one type1 context. */
 export class Type1Iommu {
   readonly mode: Type1Mode;
@@ -689,7 +684,8 @@ export class Type1Iommu {
     if (invalidate && this.emulatedGroups.length > 0) fail("EBUSY", op, "VADDR with an emulated group");
     const pgsize = this.pgsize;
     const pgmask = pgsize - 1n;
-    let { iova, size } = req;
+    const { iova } = req;
+    let { size } = req;
     if ((iova & pgmask) !== 0n) fail("EINVAL", op, "iova misaligned");
     if (all) {
       if (iova !== 0n || size !== 0n) fail("EINVAL", op, "UNMAP_ALL needs iova = size = 0");

@@ -7,12 +7,18 @@
  */
 
 import type { IommuDomain } from "../../core/domain.js";
-import { fail, IoasError } from "../../core/errno.js";
-import type { IommufdContext, IoasObject, PinSource } from "../../core/iommufd/index.js";
+import { fail } from "../../core/errno.js";
+import type { IommufdContext, PinSource } from "../../core/iommufd/index.js";
 import type { KernelFeatures } from "../../core/kernel.js";
-import { vfioFeatures } from "../../core/vfio/features.js";
+import {
+  compatCheckExtension,
+  compatIoasOf,
+  compatMap,
+  compatSetIommu,
+  compatUnmap,
+} from "../../core/vfio/compat.js";
 import type { VfioDevice } from "../../core/vfio/subsystem.js";
-import { U32_MAX, U64_MAX } from "../../core/u64.js";
+import { U32_MAX } from "../../core/u64.js";
 import type { Process } from "../../process/process.js";
 import { copyFromUser, copyToUser, type IoctlCall, type OpenFile } from "../file.js";
 import {
@@ -35,20 +41,6 @@ import type { Kernel } from "../system.js";
 import { Bytes } from "./caps.js";
 import type { CompatLink } from "./compat-link.js";
 import { argAsId, VFIO_API_VERSION } from "./container.js";
-
-const TYPE1 = 1;
-const TYPE1V2 = 3;
-const DMA_CC = 4;
-const NESTING = 6;
-const NOIOMMU = 8;
-const UNMAP_ALL = 9;
-
-/** `get_compat_ioas`: ENODEV when the context has none. */
-function compatIoas(ictx: IommufdContext, op: string): IoasObject {
-  const ioas = ictx.compatIoas();
-  if (!ioas) fail("ENODEV", op, "no compat IOAS");
-  return ioas;
-}
 
 function pinSource(kernel: Kernel, process: Process): PinSource {
   return {
@@ -80,30 +72,12 @@ export function compatIoctl(kernel: Kernel, ictx: IommufdContext, call: IoctlCal
   }
 }
 
-/** `iommufd_vfio_check_extension`. */
 function checkExtension(kernel: Kernel, ictx: IommufdContext, ext: number): number {
-  switch (ext) {
-    case TYPE1:
-    case TYPE1V2:
-    case UNMAP_ALL:
-      return 1;
-    case NOIOMMU:
-      return kernel.host.params.noiommu ? 1 : 0;
-    case DMA_CC:
-      // The ioctl itself fails without a compat IOAS (type1 would answer 0).
-      return ictx.enforcesCacheCoherency(compatIoas(ictx, "iommufd_vfio_cc_iommu")) ? 1 : 0;
-    case NESTING: // obsolete; UPDATE_VADDR cannot be implemented safely
-    default:
-      return 0;
-  }
+  return compatCheckExtension(ictx, ext, kernel.host.params.noiommu);
 }
 
-/** `iommufd_vfio_set_iommu`: repeatable; TYPE1 disables large pages on the compat IOAS. */
 function setIommu(ictx: IommufdContext, type: number): number {
-  const op = "iommufd_vfio_set_iommu";
-  if (type !== TYPE1 && type !== TYPE1V2) fail("EINVAL", op, `type ${type} not emulated`);
-  const ioas = compatIoas(ictx, op);
-  if (type === TYPE1) ictx.setHugePagesIn(ioas, false, op);
+  compatSetIommu(ictx, type);
   return 0;
 }
 
@@ -114,19 +88,13 @@ function mapDma(kernel: Kernel, ictx: IommufdContext, call: IoctlCall): number {
   const supported = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
   if (m.argsz < vfioIommuType1DmaMap.size || (m.flags & ~supported) !== 0)
     fail("EINVAL", op, "argsz or flags");
-  const ioas = compatIoas(ictx, op);
-  ictx.mapUser(
-    ioas,
-    {
-      userVa: m.vaddr,
-      length: m.size,
-      iova: m.iova,
-      read: (m.flags & VFIO_DMA_MAP_FLAG_READ) !== 0,
-      write: (m.flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0,
-    },
-    pinSource(kernel, call.process),
-    op,
-  );
+  compatMap(ictx, pinSource(kernel, call.process), {
+    vaddr: m.vaddr,
+    iova: m.iova,
+    size: m.size,
+    read: (m.flags & VFIO_DMA_MAP_FLAG_READ) !== 0,
+    write: (m.flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0,
+  });
   return 0;
 }
 
@@ -140,29 +108,11 @@ function unmapDma(features: KernelFeatures, ictx: IommufdContext, call: IoctlCal
   const minsz = vfioIommuType1DmaUnmap.size;
   const u = vfioIommuType1DmaUnmap.decode(copyFromUser(call.process, call.arg, minsz));
   if (u.argsz < minsz || (u.flags & ~VFIO_DMA_UNMAP_FLAG_ALL) !== 0) fail("EINVAL", op, "argsz or flags");
-  const ioas = compatIoas(ictx, op);
-  let result: { unmapped: bigint; error?: IoasError };
-  if (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
-    if (u.iova !== 0n || u.size !== 0n) fail("EINVAL", op, "UNMAP_ALL needs iova = size = 0");
-    result = ictx.unmapAllIn(ioas, op);
-  } else {
-    if (ioas.iopt.disableLargePages) {
-      // unsigned long arithmetic: both cut points wrap modulo 2^64; iova 0 needs no lower cut.
-      const cuts = [(u.iova + u.size - 1n) & U64_MAX];
-      if (u.iova !== 0n) cuts.push(u.iova - 1n);
-      ictx.cutIova(ioas, cuts, op);
-    }
-    result = ictx.unmapIovaIn(ioas, u.iova, u.size, op);
-    // Since the late-2025 fix an empty range is a success; a crossing mapping still is ENOENT.
-    if (
-      vfioFeatures(features).compatEmptyUnmapOk &&
-      result.error?.errno === "ENOENT" &&
-      result.unmapped === 0n &&
-      !ioas.iopt.areas.hasOverlap(u.iova, u.iova + u.size - 1n)
-    ) {
-      result = { unmapped: 0n };
-    }
-  }
+  const result = compatUnmap(ictx, features, {
+    iova: u.iova,
+    size: u.size,
+    all: (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0,
+  });
   copyToUser(call.process, call.arg, vfioIommuType1DmaUnmap.encode({ ...u, size: result.unmapped }));
   if (result.error) throw result.error;
   return 0;
@@ -179,7 +129,7 @@ function getInfo(features: KernelFeatures, ictx: IommufdContext, call: IoctlCall
   const head = vfioIommuType1Info.decode(copyFromUser(call.process, call.arg, minsz));
   if (head.argsz < minsz) fail("EINVAL", op, "argsz too small");
   const headerBytes = Math.min(head.argsz, vfioIommuType1Info.size);
-  const ioas = compatIoas(ictx, op);
+  const ioas = compatIoasOf(ictx, op);
   const argsz = head.argsz;
   const base = call.arg;
   const write = (offset: number, bytes: Uint8Array): void =>
