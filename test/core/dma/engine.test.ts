@@ -5,7 +5,6 @@ import { faultLogLines } from "../../../src/core/dma/fault.js";
 import type { IommuUnit } from "../../../src/core/topology/types.js";
 import { AddressSpace } from "../../../src/process/memory.js";
 import { EduDevice, EDU_ID } from "../../../src/core/devices/edu.js";
-import { dmaPort } from "../../../src/core/devices/dma-port.js";
 import { PciFunction, regionOffset } from "../../../src/core/devices/pci-function.js";
 
 function unit(kind: IommuUnit["kind"]): IommuUnit {
