@@ -103,18 +103,21 @@ describe("edu device behind a vfio-pci function", () => {
     const { as, d } = setup("intel-vtd");
     as.write(0x100000n, new Uint8Array([0xaa, 0xbb]));
     let fn: PciFunction | undefined = undefined;
-    const faults: number[] = [];
-    const edu = new EduDevice(
-      dmaPort(
-        DEV,
-        () => d,
-        () => fn!.busMaster,
-        (o) => faults.push(o.faults.length),
-      ),
-    );
+    const edu = new EduDevice({
+      read: (iova, n) => (fn!.busMaster ? deviceRead(d, DEV, iova, n).data : new Uint8Array(n)),
+      write: (iova, data) => {
+        if (fn!.busMaster) deviceWrite(d, DEV, iova, data);
+      },
+    });
     fn = new PciFunction(DEV, 0x1234, 0x11e8, 0xff00, edu);
     const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
     expect(new DataView(fn.read(0n, 4)!.buffer).getUint32(0, true)).toBe(EDU_ID);
+    // Bus mastering off: the command runs but no DMA reaches memory.
+    fn.write(0x80n, u32(0x40000));
+    fn.write(0x88n, u32(0x1000));
+    fn.write(0x90n, u32(2));
+    fn.write(0x98n, u32(3));
+    expect(as.read(0x100000n, 2)).toEqual(new Uint8Array([0xaa, 0xbb]));
     fn.write(regionOffset(7) + 4n, new Uint8Array([0x07, 0x01]));
     expect(fn.command).toBe(0x107);
     fn.write(0x80n, u32(0x1000));
