@@ -40,6 +40,7 @@ import {
   option,
   vfioIoas,
 } from "./ioas.js";
+import { IOMMU_RESV_IOVA_RANGES_EXT, resvIovaRanges, resvIovaRangesEnabled } from "./resv-ranges.js";
 import { Ucmd } from "./ucmd.js";
 
 interface TableEntry {
@@ -119,6 +120,8 @@ export class IommufdFile implements OpenFile {
 
   ioctl(call: IoctlCall): number {
     const nr = N.ioctlNr(call.request);
+    if (call.request === IOMMU_RESV_IOVA_RANGES_EXT && resvIovaRangesEnabled(this.kernel))
+      return resvIovaRanges(this, call);
     if (nr < N.IOMMUFD_CMD_BASE || nr > this.kernel.features.iommufdLastNr) {
       const r = vfioCompatHandler(this.kernel)?.(this, call);
       if (r === undefined)

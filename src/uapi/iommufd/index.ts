@@ -15,6 +15,7 @@ import { IommufdFile, iommufdContexts } from "./file.js";
 
 export { IommufdFile, iommufdContexts, setVfioCompatHandler, type VfioCompatHandler } from "./file.js";
 export { Ucmd } from "./ucmd.js";
+export { enableResvIovaRanges, IOMMU_RESV_IOVA_RANGES_EXT, iommuResvIovaRanges } from "./resv-ranges.js";
 
 /** The domain a device's DMA goes through when it is attached through an iommufd context. */
 function iommufdDomainOf(kernel: Kernel, bdf: string): IommuDomain | null {

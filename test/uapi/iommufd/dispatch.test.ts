@@ -221,3 +221,28 @@ describe("VFIO device cdev", () => {
     p.close(dfd);
   });
 });
+
+describe("seed 004 extension: per-device reserved ranges (never merged upstream)", () => {
+  it("is ENOTTY unless enabled; then lists the device's own regions with EMSGSIZE rules", async () => {
+    const { enableResvIovaRanges, IOMMU_RESV_IOVA_RANGES_EXT, iommuResvIovaRanges } =
+      await import("../../../src/uapi/iommufd/index.js");
+    const { kernel, p, call, fd } = setup();
+    const dfd = kernel.open(p, "/dev/vfio/devices/vfio0");
+    p.memory.write(ARG, vfioDeviceBindIommufd.encode({ argsz: 16, iommufd: fd }));
+    p.getFile(dfd).ioctl({ request: N.VFIO_DEVICE_BIND_IOMMUFD, arg: ARG, process: p, fd: dfd });
+    const q = (n: number) =>
+      call(
+        IOMMU_RESV_IOVA_RANGES_EXT,
+        iommuResvIovaRanges.encode({ size: 24, dev_id: 1, num_iovas: n, resv_iovas: ARRAY }),
+      );
+    expect(q(4).errno).toBe("ENOTTY");
+    enableResvIovaRanges(kernel);
+    expect(q(0).errno).toBe("EMSGSIZE");
+    expect(iommuResvIovaRanges.decode(p.memory.read(ARG, 24)).num_iovas).toBe(1);
+    expect(q(4).ret).toBe(0);
+    expect(S.iommuIovaRange.decode(p.memory.read(ARRAY, 16))).toEqual({
+      start: 0xfee00000n,
+      last: 0xfeefffffn,
+    });
+  });
+});
