@@ -19,6 +19,7 @@ import { registerPresets } from "./commands/presets.js";
 import { registerRanges } from "./commands/ranges.js";
 import { registerSnapshot } from "./commands/snapshot.js";
 import { registerReplay, ReplayMismatchError } from "./commands/replay.js";
+import { registerCompatDiff } from "./commands/compat-diff.js";
 import { TraceFormatError } from "../replay/loader.js";
 
 export type RegisterCommand = (program: Command, io: Io) => void;
@@ -29,6 +30,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerPresets,
   registerSnapshot,
   registerReplay,
+  registerCompatDiff,
 ];
 
 export const EXIT_OK = 0;
