@@ -159,12 +159,22 @@ export class AddressSpace {
     this.unmapRange(addr, last);
   }
 
-  /** mprotect: ENOMEM (and nothing changed) when part of the range is not mapped. */
+  /**
+   * mprotect, as Linux applies it: VMA by VMA from `addr`. A hole at the start is ENOMEM with nothing
+   * changed; a hole further on is ENOMEM too, but the mappings before it keep the new protection
+   * (the recorded traces depend on this; FORMAT.md's "nothing changes" holds only for a leading hole).
+   */
   mprotect(addr: bigint, length: bigint, prot: Prot): void {
     const last = checkPageRange("mprotect", addr, length);
-    if (!this.fullyMapped(addr, last)) fail("ENOMEM", "mprotect", "range not fully mapped");
-    const pieces = this.carve(addr, last);
-    for (const v of pieces) this.insert({ ...v, prot });
+    if (!this.find(addr)) fail("ENOMEM", "mprotect", "range not mapped");
+    let runLast = addr - 1n;
+    while (runLast < last) {
+      const v = this.find(runLast + 1n);
+      if (!v) break;
+      runLast = v.last < last ? v.last : last;
+    }
+    for (const v of this.carve(addr, runLast)) this.insert({ ...v, prot });
+    if (runLast < last) fail("ENOMEM", "mprotect", "range not fully mapped");
   }
 
   /** The VMA containing `addr`, if any. */
@@ -240,17 +250,6 @@ export class AddressSpace {
     } catch {
       return false;
     }
-  }
-
-  private fullyMapped(start: bigint, last: bigint): boolean {
-    let cur = start;
-    while (cur <= last) {
-      const v = this.find(cur);
-      if (!v) return false;
-      if (v.last >= last) return true;
-      cur = v.last + 1n;
-    }
-    return true;
   }
 
   /** Remove [start, last] from the VMA list, splitting VMAs at the edges. */
