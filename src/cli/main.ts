@@ -20,6 +20,7 @@ import { registerRanges } from "./commands/ranges.js";
 import { registerSnapshot } from "./commands/snapshot.js";
 import { registerReplay, ReplayMismatchError } from "./commands/replay.js";
 import { registerCompatDiff } from "./commands/compat-diff.js";
+import { registerPlan } from "./commands/plan.js";
 import { TraceFormatError } from "../replay/loader.js";
 
 export type RegisterCommand = (program: Command, io: Io) => void;
@@ -31,6 +32,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerSnapshot,
   registerReplay,
   registerCompatDiff,
+  registerPlan,
 ];
 
 export const EXIT_OK = 0;
