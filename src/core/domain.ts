@@ -69,6 +69,14 @@ export class IommuDomain {
     let total = 0n;
     for (const s of segments) total += s.length;
     if (total === 0n) return;
+    if (!read && !write) {
+      // A mapping with no access right: VT-d and AMD-Vi refuse it (EINVAL); ARM's io-pgtable
+      // accepts it and installs nothing; virtio-iommu installs an entry that permits nothing.
+      if (this.unit.kind === "intel-vtd" || this.unit.kind === "amd-vi") {
+        fail("EINVAL", "iommu_map", "neither read nor write permission");
+      }
+      if (this.unit.kind === "arm-smmu-v3") return;
+    }
     if (this.table.hasOverlap(iova, iova + total - 1n))
       fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
     let cur = iova;

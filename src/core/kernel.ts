@@ -19,6 +19,11 @@ function atLeast(v: KernelVersion, major: number, minor: number): boolean {
   return v.major > major || (v.major === major && v.minor >= minor);
 }
 
+/** A stable series at or past the release that carried a back-port (e.g. 6.12.59 and later 6.12.y). */
+function stableAtLeast(v: KernelVersion, major: number, minor: number, patch: number): boolean {
+  return v.major === major && v.minor === minor && v.patch >= patch;
+}
+
 export interface KernelFeatures {
   readonly version: KernelVersion;
   /** iommufd exists (/dev/iommu, compat ioctls). */
@@ -67,7 +72,9 @@ export function kernelFeatures(release: string, hasIommufd: boolean): KernelFeat
     vfioCapsAligned: atLeast(v, 6, 6),
     type1Eoverflow: atLeast(v, 6, 19),
     setContainerEbadfd: atLeast(v, 6, 2),
-    compatEmptyUnmapOk: atLeast(v, 6, 18),
+    // Mainline 6.18; stable back-ports in late Nov 2025 (6.12.y ≈ .59, 6.6.y ≈ .118 — approximate
+    // releases; the 6.12.107 traces confirm the new behaviour).
+    compatEmptyUnmapOk: atLeast(v, 6, 18) || stableAtLeast(v, 6, 12, 59) || stableAtLeast(v, 6, 6, 118),
     vaddrMovesAccounting: atLeast(v, 6, 3),
     hwptAllocSize: atLeast(v, 6, 11) ? 48 : atLeast(v, 6, 7) ? 40 : 24,
   };

@@ -62,7 +62,10 @@ export class Kernel {
   constructor(host: Host, opts: KernelOptions = {}) {
     this.host = host;
     this.features = opts.features ?? kernelFeatures(host.params.kernelRelease, host.params.iommufd !== null);
-    this.devices = createDeviceModels(host, this.kmsg);
+    this.devices = createDeviceModels(host, this.kmsg, {
+      now: () => this.clockMs,
+      schedule: (ms, fn) => this.schedule(ms, fn),
+    });
   }
 
   /** The user's `user_struct->locked_vm` (pages), created on first use. */

@@ -377,6 +377,11 @@ describe("memory ops and CHECK_MEMORY", () => {
       ret: -1,
       errno: "ENOMEM",
     });
+    // Linux keeps the protection change made before the hole.
+    expect(
+      memoryOp(p, "fill", { vaddr: "0x10000000000", length: "0x1", pattern: "byte", byte: "0x1" }).res.errno,
+    ).toBe("EFAULT");
+    expect(memoryOp(p, "mprotect", { addr: "0x10000000000", length: "0x4000", prot: "rw" }).res).toEqual(ok);
     expect(memoryOp(p, "munmap", { addr: "0x10000001000", length: "0x1000" }).res).toEqual(ok);
     expect(
       memoryOp(p, "mmap", {

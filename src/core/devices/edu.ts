@@ -5,8 +5,8 @@
  * BAR0: 0x00 identification (0x010000ed), 0x04 liveness (reads back the complement), 0x80 DMA
  * source, 0x88 DMA destination, 0x90 count, 0x98 command (bit 0 run, bit 1 direction: 1 = buffer →
  * RAM, bit 2 raise an interrupt). The RAM-side address is masked to 28 bits before the access.
- * QEMU runs the transfer from a timer; the model runs it when the command is written, which is
- * what a caller polling the run bit observes.
+ * QEMU runs the transfer from a 100 ms timer; so does the model when given a scheduler (virtual
+ * time), else it runs the transfer as the command is written.
  */
 
 import type { DmaPort } from "./dma-port.js";
@@ -16,6 +16,8 @@ export const EDU_ID = 0x010000ed;
 const EDU_BUFFER_BASE = 0x40000n;
 const EDU_BUFFER_SIZE = 0x1000n;
 const EDU_DMA_MASK = (1n << 28n) - 1n;
+/** QEMU's edu starts a transfer 100 ms (virtual) after the command. */
+const EDU_DMA_DELAY_MS = 100;
 
 export class EduDevice implements BarHandler {
   readonly barSizes = [0x100000n, 0n, 0n, 0n, 0n, 0n];
@@ -26,8 +28,11 @@ export class EduDevice implements BarHandler {
   /** Transfers refused because the buffer side left [0x40000, 0x41000) (QEMU aborts the VM there). */
   outOfRange = 0;
 
-  constructor(dma: DmaPort) {
+  private readonly schedule: (delayMs: number, fn: () => void) => void;
+
+  constructor(dma: DmaPort, schedule?: (delayMs: number, fn: () => void) => void) {
     this.dma = dma;
+    this.schedule = schedule ?? ((_ms, fn) => fn());
   }
 
   barRead(_bar: number, offset: bigint, length: number): Uint8Array {
@@ -62,7 +67,7 @@ export class EduDevice implements BarHandler {
           ? value
           : (old & ~0xffff_ffffn) | value;
     this.regs.set(base, merged);
-    if (base === 0x98 && (merged & 1n) !== 0n) this.runDma();
+    if (base === 0x98 && (merged & 1n) !== 0n) this.schedule(EDU_DMA_DELAY_MS, () => this.runDma());
   }
 
   private runDma(): void {

@@ -16,9 +16,10 @@ import {
   type DmaReadOutcome,
   type MsiRecord,
 } from "../dma/engine.js";
-import { faultLogLines, type DmaFault } from "../dma/fault.js";
+import type { DmaFault } from "../dma/fault.js";
+import { createFaultReporter } from "../dma/fault-report.js";
 import type { KernelLog } from "../kmsg.js";
-import type { Host, IommuKind } from "../topology/types.js";
+import type { Host } from "../topology/types.js";
 import type { DmaPort } from "./dma-port.js";
 import { EduDevice } from "./edu.js";
 import { PciFunction } from "./pci-function.js";
@@ -52,13 +53,22 @@ function pushBounded<T>(list: T[], items: readonly T[]): void {
   if (list.length > RECORD_LIMIT) list.splice(0, list.length - RECORD_LIMIT);
 }
 
-export function createDeviceModels(host: Host, kmsg: KernelLog): DeviceModels {
+export interface DeviceModelOptions {
+  /** Virtual time in ms (fault-log rate limits); default: always 0. */
+  readonly now?: () => number;
+  /** Run `fn` after `delayMs` of virtual time (device timers); default: at once. */
+  readonly schedule?: (delayMs: number, fn: () => void) => void;
+}
+
+export function createDeviceModels(host: Host, kmsg: KernelLog, opts: DeviceModelOptions = {}): DeviceModels {
+  const now = opts.now ?? (() => 0);
+  const reporter = createFaultReporter();
   const resolvers: DomainResolver[] = [];
   const functions = new Map<string, PciFunction>();
   const dmas = new Map<string, DeviceDma>();
   const faults: DmaFault[] = [];
   const interrupts: MsiRecord[] = [];
-  const unitKind = new Map<string, IommuKind>(host.iommus.map((u) => [u.name, u.kind]));
+  const units = new Map(host.iommus.map((u) => [u.name, u]));
 
   const domainOf = (bdf: string): IommuDomain | null => {
     for (const r of resolvers) {
@@ -69,11 +79,11 @@ export function createDeviceModels(host: Host, kmsg: KernelLog): DeviceModels {
   };
 
   for (const dev of host.devices) {
-    const kind: IommuKind = (dev.iommu && unitKind.get(dev.iommu)) || "none";
+    const unit = dev.iommu ? units.get(dev.iommu) : undefined;
     const record = <T extends DmaOutcome>(out: T): T => {
       pushBounded(faults, out.faults);
       pushBounded(interrupts, out.interrupts);
-      for (const line of faultLogLines(kind, out.faults)) kmsg.log(line);
+      reporter.report(unit, out.faults, now(), (line) => kmsg.log(line));
       return out;
     };
     const dma: DeviceDma = {
@@ -90,7 +100,13 @@ export function createDeviceModels(host: Host, kmsg: KernelLog): DeviceModels {
       },
     };
     const isEdu = dev.vendor === 0x1234 && dev.device === 0x11e8;
-    fn = new PciFunction(dev.bdf, dev.vendor, dev.device, dev.class, isEdu ? new EduDevice(port) : null);
+    fn = new PciFunction(
+      dev.bdf,
+      dev.vendor,
+      dev.device,
+      dev.class,
+      isEdu ? new EduDevice(port, opts.schedule) : null,
+    );
     functions.set(dev.bdf, fn);
   }
 

@@ -9,7 +9,6 @@ import type { IommufdContext, IoasObject, PinSource } from "../iommufd/index.js"
 import type { KernelFeatures } from "../kernel.js";
 import type { IovaRange } from "../ranges.js";
 import { U64_MAX } from "../u64.js";
-import { vfioFeatures } from "./features.js";
 
 const TYPE1 = 1;
 const TYPE1V2 = 3;
@@ -98,7 +97,7 @@ export function compatUnmap(
   const r = ictx.unmapIovaIn(ioas, req.iova, req.size, op);
   // Since the late-2025 fix an empty range is a success; a crossing mapping still is ENOENT.
   if (
-    vfioFeatures(features).compatEmptyUnmapOk &&
+    features.compatEmptyUnmapOk &&
     r.error?.errno === "ENOENT" &&
     r.unmapped === 0n &&
     !ioas.iopt.areas.hasOverlap(req.iova, req.iova + req.size - 1n)

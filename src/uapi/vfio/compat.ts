@@ -6,6 +6,7 @@
  * removed so far, and GET_INFO writes every capability (and every range) that fits the buffer.
  */
 
+import { IommufdFile } from "../iommufd/file.js";
 import type { IommuDomain } from "../../core/domain.js";
 import { fail } from "../../core/errno.js";
 import type { IommufdContext, PinSource } from "../../core/iommufd/index.js";
@@ -182,16 +183,10 @@ export interface GroupBinding {
   readonly devId: number;
 }
 
-function isContext(v: unknown): v is IommufdContext {
-  return typeof v === "object" && v !== null && typeof (v as IommufdContext).ensureCompatIoas === "function";
-}
-
 /** The VFIO group's view of iommufd (SET_CONTAINER with an iommufd fd, GET_DEVICE_FD attach). */
 export const compatGroupLink: CompatLink = {
   contextOf(file: OpenFile): object | undefined {
-    if (file.kind !== "iommufd") return undefined;
-    const ictx = (file as OpenFile & { ictx?: unknown }).ictx;
-    return isContext(ictx) ? ictx : undefined;
+    return file instanceof IommufdFile ? file.ctx : undefined;
   },
 
   ensureCompatIoas(ictx: object): void {

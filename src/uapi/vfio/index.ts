@@ -10,7 +10,8 @@ import { VfioSubsystem } from "../../core/vfio/subsystem.js";
 import type { Type1Options } from "../../core/vfio/type1.js";
 import type { Kernel } from "../system.js";
 import { setCompatLink } from "./compat-link.js";
-import { compatDomainOf, compatGroupLink } from "./compat.js";
+import { compatDomainOf, compatGroupLink, compatIoctl } from "./compat.js";
+import { setVfioCompatHandler } from "../iommufd/file.js";
 import { ContainerFile } from "./container.js";
 import { GroupFile } from "./group.js";
 
@@ -40,7 +41,11 @@ export { compatIoctl } from "./compat.js";
 
 export function register(kernel: Kernel): void {
   const vfio = vfioSubsystem(kernel);
-  if (kernel.features.iommufd) setCompatLink(kernel, compatGroupLink);
+  if (kernel.features.iommufd) {
+    // Container ioctls on an iommufd fd (nr < 0x80 or past the native table) are VFIO compat.
+    setCompatLink(kernel, compatGroupLink);
+    setVfioCompatHandler(kernel, (file, call) => compatIoctl(kernel, file.ctx, call));
+  }
   kernel.devices.addResolver((bdf) => type1DomainOf(vfio, bdf) ?? compatDomainOf(vfio.device(bdf)));
   kernel.registerNode(/^\/dev\/vfio\/vfio$/, (k) => new ContainerFile(k, type1Options(k)));
   kernel.registerNode(/^\/dev\/vfio\/(\d+)$/, (k, _process, path, match) => {
