@@ -16,10 +16,7 @@ import { register as registerIommufd } from "./iommufd/index.js";
 import { register as registerVfio } from "./vfio/index.js";
 
 /** Registration functions, in order (later registrations win on overlapping paths). */
-const SUBSYSTEMS: readonly ((kernel: Kernel) => void)[] = [
-  registerIommufd,
-  registerVfio,
-];
+const SUBSYSTEMS: readonly ((kernel: Kernel) => void)[] = [registerIommufd, registerVfio];
 
 export function registerDefaultNodes(kernel: Kernel): void {
   for (const register of SUBSYSTEMS) register(kernel);
