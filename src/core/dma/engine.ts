@@ -10,11 +10,14 @@
  *     silently — the memory core, not the IOMMU, checks a cached entry's permission.
  *   - x86: a write into the hardware MSI window [0xfee00000, 0xfeefffff] is an interrupt request,
  *     not memory; it never reaches the page table.
+ *   - Software MSI (ARM): a write that translates to the doorbell page mapped in the domain's sw-MSI
+ *     window is an interrupt request too.
  *   - Dirty tracking: a successful write marks the IOVA page dirty in the domain.
  */
 
 import type { IommuDomain } from "../domain.js";
 import { PAGE_SIZE } from "../u64.js";
+import { MsiDoorbell } from "./doorbell.js";
 import { detachedFault, permissionFault, type DmaDirection, type DmaFault } from "./fault.js";
 
 export const X86_MSI_WINDOW = { start: 0xfee00000n, last: 0xfeefffffn } as const;
@@ -126,6 +129,10 @@ export function deviceWrite(
     }
     if (verdict === "dropped") continue;
     const t = domain.translate(p.iova)!;
+    if (t.object instanceof MsiDoorbell) {
+      interrupts.push({ device, address: p.iova, data: chunk.slice() });
+      continue;
+    }
     t.object.write(t.offset, chunk);
     domain.iotlb.fill(p.iova / PAGE_SIZE);
     domain.markDirty(p.iova);

@@ -16,6 +16,7 @@
  * (`unmapIova`, semantics.md Appendix B.1).
  */
 
+import { HOST_MSI_DOORBELL } from "../dma/doorbell.js";
 import { IommuDomain } from "../domain.js";
 import { fail, IoasError } from "../errno.js";
 import { shouldFail } from "../fault.js";
@@ -719,6 +720,7 @@ export class IommufdContext {
       if (first) {
         igroup.hwpt = hwpt;
         this.firstAttach(hwpt);
+        if (igroup.swMsiStart !== undefined) mapMsiDoorbell(hwpt, igroup.swMsiStart);
       }
     } catch (e) {
       hwpt.enforceCacheCoherency = ccBefore;
@@ -1165,5 +1167,21 @@ export class IommufdContext {
         charged: hexs(p.pinnedPages),
       })),
     };
+  }
+}
+
+/**
+ * The software-MSI doorbell: once a group with a sw-MSI window is attached, the interrupt
+ * controller's doorbell page is mapped at the window's base in the domain (the MSI cookie; the
+ * kernel maps it when the device enables MSI — the model maps it at attach). The window is
+ * reserved in the IOAS, so nothing else can be there; a failure only means MSIs would not work,
+ * it never fails the attach.
+ */
+function mapMsiDoorbell(hwpt: HwptPaging, base: bigint): void {
+  if (hwpt.domain.translate(base)) return;
+  try {
+    hwpt.domain.map(base, [{ object: HOST_MSI_DOORBELL, objectOffset: 0n, length: PAGE_SIZE }], false, true);
+  } catch {
+    // as the kernel: MSI setup fails later, the attach stands
   }
 }

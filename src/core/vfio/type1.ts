@@ -19,6 +19,7 @@
 
 import { chargePages, limitPages, unchargePages, type LockedAccount } from "../accounting.js";
 import { IommuDomain, type BackingSegment } from "../domain.js";
+import { HOST_MSI_DOORBELL } from "../dma/doorbell.js";
 import { fail, IoasError } from "../errno.js";
 import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
@@ -26,9 +27,9 @@ import type { KernelFeatures } from "../kernel.js";
 import type { IovaRange } from "../ranges.js";
 import type { HostParams, IommuUnit, ReservedRegion } from "../topology/types.js";
 import { PAGE_SIZE, U64_MAX, hex } from "../u64.js";
-import { MemoryObject, protAllowsRead, protAllowsWrite, type AddressSpace } from "../../process/memory.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
+import { protAllowsRead, protAllowsWrite, type AddressSpace } from "../../process/memory.js";
 
 /** `PAGE_MASK`: every page size from PAGE_SIZE up. */
 export const PAGE_MASK = U64_MAX & ~(PAGE_SIZE - 1n);
@@ -117,7 +118,7 @@ export class Type1Domain {
 }
 
 /** The interrupt controller's doorbell page, mapped in each domain's sw-MSI window. */
-const DOORBELL = new MemoryObject(PAGE_SIZE, 0);
+const DOORBELL = HOST_MSI_DOORBELL;
 
 /** What GET_INFO reports. */
 export interface Type1Info {
