@@ -44,12 +44,7 @@ export function hwptAlloc(u: Ucmd): number {
   }
   const id = u.ctx.hwptAlloc(cmd.dev_id, cmd.pt_id, cmd.flags);
   iommuHwptAlloc.encodeInto(u.bytes, { out_hwpt_id: id });
-  try {
-    u.respond();
-  } catch (e) {
-    u.ctx.destroy(id);
-    throw e;
-  }
+  u.respondCreated(id);
   return 0;
 }
 

@@ -19,21 +19,21 @@ import {
   iommuOption,
   iommuVfioIoas,
 } from "../structs/iommufd.js";
+import {
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  IOMMU_OPTION_HUGE_PAGES,
+  IOMMU_OPTION_OP_GET,
+  IOMMU_OPTION_OP_SET,
+  IOMMU_OPTION_RLIMIT_MODE,
+  IOMMU_VFIO_IOAS_CLEAR,
+  IOMMU_VFIO_IOAS_GET,
+  IOMMU_VFIO_IOAS_SET,
+} from "../numbers.js";
 import type { Ucmd } from "./ucmd.js";
 
-export const IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0;
-export const IOMMU_IOAS_MAP_WRITEABLE = 1 << 1;
-export const IOMMU_IOAS_MAP_READABLE = 1 << 2;
 const MAP_FLAGS = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
-
-export const IOMMU_OPTION_RLIMIT_MODE = 0;
-export const IOMMU_OPTION_HUGE_PAGES = 1;
-export const IOMMU_OPTION_OP_SET = 0;
-export const IOMMU_OPTION_OP_GET = 1;
-
-export const IOMMU_VFIO_IOAS_GET = 0;
-export const IOMMU_VFIO_IOAS_SET = 1;
-export const IOMMU_VFIO_IOAS_CLEAR = 2;
 
 /** IOMMU_IOAS_ALLOC: a failing response destroys the new IOAS again (its id is free). */
 export function ioasAlloc(u: Ucmd): number {
@@ -41,12 +41,7 @@ export function ioasAlloc(u: Ucmd): number {
   if (cmd.flags !== 0) fail("EOPNOTSUPP", "IOMMU_IOAS_ALLOC", "flags must be 0");
   const id = u.ctx.ioasAlloc();
   iommuIoasAlloc.encodeInto(u.bytes, { out_ioas_id: id });
-  try {
-    u.respond();
-  } catch (e) {
-    u.ctx.destroy(id);
-    throw e;
-  }
+  u.respondCreated(id);
   return 0;
 }
 

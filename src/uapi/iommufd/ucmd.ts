@@ -39,6 +39,19 @@ export class Ucmd<F extends readonly FieldSpec[] = readonly FieldSpec[]> {
     copyToUser(this.process, this.call.arg, this.bytes.subarray(0, Math.min(this.userSize, this.codec.size)));
   }
 
+  /**
+   * Respond for a command that created object `id`: if the copy-out faults, the object is destroyed
+   * again before the error returns (iommufd's abort path: the id is free for the next allocation).
+   */
+  respondCreated(id: number): void {
+    try {
+      this.respond();
+    } catch (e) {
+      this.ctx.destroy(id);
+      throw e;
+    }
+  }
+
   /** The calling process as the owner of new pinned pages. */
   pinSource(): PinSource {
     const p = this.process;
