@@ -11,7 +11,12 @@
  * monotonic, so order by double is consistent with order by bigint and only equal doubles need the
  * exact bigint compare (tie-break). Costs: find O(log n); insert/remove O(log n) search plus a move
  * of at most a leaf (256 entries; leaf split/merge moves O(n / 256) leaf pointers). Memory: one
- * extent object and one double per entry.
+ * extent object and two doubles per entry; a leaf's key arrays start at 4 entries and double, so a
+ * map of one extent (a 1 TiB mapping, one pin store) costs a few dozen bytes, not a 4 KiB leaf.
+ * Searches leave a cursor in two fields instead of returning position objects: no allocation on the
+ * map/unmap path except the extent itself. Why not a balanced tree: a pointer tree costs a node
+ * object per entry (~100 B in V8) and chases pointers; sorted doubles in 256-entry leaves are
+ * cache-friendly and the memmove on insert is short.
  */
 
 export interface Extent<T> {
@@ -21,25 +26,31 @@ export interface Extent<T> {
 }
 
 const DEFAULT_LEAF_SIZE = 256;
+/** First capacity of a leaf's key arrays: small maps (one per pin store, per domain) stay small. */
+const INITIAL_LEAF_CAPACITY = 4;
 
 class Leaf<T> {
+  /** `Number(start)` of each entry (capacity grows by doubling up to the leaf size). */
   keys: Float64Array;
   /** `Number(last)` of each entry: lets overlap checks skip the extent object unless doubles tie. */
   lasts: Float64Array;
-  constructor(size: number) {
-    this.keys = new Float64Array(size);
-    this.lasts = new Float64Array(size);
-  }
   items: Extent<T>[] = [];
-  get length(): number {
-    return this.items.length;
+  constructor(capacity: number) {
+    this.keys = new Float64Array(capacity);
+    this.lasts = new Float64Array(capacity);
   }
-}
-
-/** Position of an extent: leaf index and index inside the leaf. */
-interface Pos {
-  leaf: number;
-  index: number;
+  /** Make room for one more entry (never beyond `max`). */
+  reserve(max: number): void {
+    const cap = this.keys.length;
+    if (this.items.length < cap) return;
+    const next = Math.min(max, cap * 2);
+    const keys = new Float64Array(next);
+    const lasts = new Float64Array(next);
+    keys.set(this.keys);
+    lasts.set(this.lasts);
+    this.keys = keys;
+    this.lasts = lasts;
+  }
 }
 
 export class ExtentMap<T> {
@@ -49,6 +60,12 @@ export class ExtentMap<T> {
   private count = 0;
   /** Entries per leaf before it splits (small values only make sense in tests). */
   private readonly leafSize: number;
+  /**
+   * Cursor set by `floor()`: leaf and index of the last extent with start ≤ the address (ci = -1:
+   * none). A cursor instead of a returned position object keeps the hot paths allocation-free.
+   */
+  private cl = 0;
+  private ci = -1;
 
   constructor(opts: { leafSize?: number } = {}) {
     this.leafSize = Math.max(4, opts.leafSize ?? DEFAULT_LEAF_SIZE);
@@ -74,104 +91,121 @@ export class ExtentMap<T> {
     return li < 0 ? 0 : li;
   }
 
-  /** Position of the first extent with start > addr (index may equal the leaf length). */
-  private upperBound(addr: bigint): Pos {
-    if (this.leaves.length === 0) return { leaf: 0, index: 0 };
+  /** Set the cursor on the last extent with start ≤ addr; false (ci = -1) when there is none. */
+  private floor(addr: bigint): boolean {
+    const leaves = this.leaves;
+    if (leaves.length === 0) {
+      this.ci = -1;
+      return false;
+    }
     const x = Number(addr);
     const li = this.leafFor(x, addr);
-    const leaf = this.leaves[li]!;
+    const leaf = leaves[li]!;
     const keys = leaf.keys;
     let lo = 0;
-    let hi = leaf.length;
+    let hi = leaf.items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (keys[mid]! <= x) lo = mid + 1;
       else hi = mid;
     }
     while (lo > 0 && keys[lo - 1] === x && leaf.items[lo - 1]!.start > addr) lo--;
-    return { leaf: li, index: lo };
-  }
-
-  private at(p: Pos): Extent<T> | undefined {
-    return this.leaves[p.leaf]?.items[p.index];
-  }
-
-  /** The position just before p (undefined at the beginning). */
-  private prev(p: Pos): Pos | undefined {
-    if (p.index > 0) return { leaf: p.leaf, index: p.index - 1 };
-    for (let l = p.leaf - 1; l >= 0; l--) {
-      const n = this.leaves[l]!.length;
-      if (n > 0) return { leaf: l, index: n - 1 };
+    if (lo > 0) {
+      this.cl = li;
+      this.ci = lo - 1;
+      return true;
     }
-    return undefined;
+    if (li > 0) {
+      this.cl = li - 1;
+      this.ci = leaves[li - 1]!.items.length - 1;
+      return true;
+    }
+    this.cl = 0;
+    this.ci = -1;
+    return false;
   }
 
-  /** Normalise a position past the end of its leaf to the next leaf's first entry. */
-  private norm(p: Pos): Pos {
-    let { leaf, index } = p;
-    while (leaf < this.leaves.length && index >= this.leaves[leaf]!.length) {
-      leaf++;
-      index = 0;
-    }
-    return { leaf, index };
+  /** Move the cursor to the entry after it (or to the first entry when ci = -1); false past the end. */
+  private step(): boolean {
+    const leaf = this.leaves[this.cl];
+    if (!leaf) return false;
+    if (++this.ci < leaf.items.length) return true;
+    this.cl++;
+    this.ci = 0;
+    return this.cl < this.leaves.length;
+  }
+
+  private cur(): Extent<T> {
+    return this.leaves[this.cl]!.items[this.ci]!;
   }
 
   /** Insert an extent; the caller guarantees it overlaps nothing (checked, throws on violation). */
   insert(start: bigint, last: bigint, value: T): Extent<T> {
     if (start > last) throw new RangeError("extent start > last");
     const e: Extent<T> = { start, last, value };
+    const xs = Number(start);
+    const xl = Number(last);
     if (this.leaves.length === 0) {
-      const leaf = new Leaf<T>(this.leafSize);
+      const leaf = new Leaf<T>(INITIAL_LEAF_CAPACITY);
       leaf.items.push(e);
-      leaf.keys[0] = Number(start);
-      leaf.lasts[0] = Number(last);
+      leaf.keys[0] = xs;
+      leaf.lasts[0] = xl;
       this.leaves.push(leaf);
-      this.leafKeys.push(Number(start));
+      this.leafKeys.push(xs);
       this.count = 1;
       return e;
     }
-    const p = this.upperBound(start);
-    if (this.clashes(p, start, last)) {
+    // The floor of `start` is the insertion point (right after it); clashes() may move the cursor.
+    const found = this.floor(start);
+    const li = found ? this.cl : 0;
+    const i = found ? this.ci + 1 : 0;
+    if (this.clashesAtCursor(found, start, last)) {
       throw new RangeError(`extent [0x${start.toString(16)}, 0x${last.toString(16)}] overlaps`);
     }
-    const leaf = this.leaves[p.leaf]!;
-    const i = p.index;
+    const leaf = this.leaves[li]!;
+    leaf.reserve(this.leafSize);
+    const n = leaf.items.length;
     leaf.items.splice(i, 0, e);
-    leaf.keys.copyWithin(i + 1, i, leaf.length - 1);
-    leaf.lasts.copyWithin(i + 1, i, leaf.length - 1);
-    leaf.keys[i] = Number(start);
-    leaf.lasts[i] = Number(last);
-    if (i === 0) this.leafKeys[p.leaf] = Number(start);
+    if (i < n) {
+      leaf.keys.copyWithin(i + 1, i, n);
+      leaf.lasts.copyWithin(i + 1, i, n);
+    }
+    leaf.keys[i] = xs;
+    leaf.lasts[i] = xl;
+    if (i === 0) this.leafKeys[li] = xs;
     this.count++;
-    if (leaf.length === this.leafSize) this.split(p.leaf);
+    if (leaf.items.length === this.leafSize) this.split(li);
     return e;
   }
 
   /**
-   * Does [start, last] overlap the extent before position p or the one at p (p = upperBound(start))?
+   * Does [start, last] overlap the extent with the greatest start ≤ start, or the one after it?
    * Doubles decide unless they tie (rounding is monotonic: a < b as doubles implies a < b exactly).
    */
-  private clashes(p: Pos, start: bigint, last: bigint): boolean {
-    const before = this.prev(p);
-    if (before) {
-      const leaf = this.leaves[before.leaf]!;
-      const prevLast = leaf.lasts[before.index]!;
+  private clashes(start: bigint, last: bigint): boolean {
+    return this.clashesAtCursor(this.floor(start), start, last);
+  }
+
+  /** `clashes` with the cursor already on the floor of `start` (`found` = floor exists). */
+  private clashesAtCursor(found: boolean, start: bigint, last: bigint): boolean {
+    if (found) {
+      const leaf = this.leaves[this.cl]!;
+      const prevLast = leaf.lasts[this.ci]!;
       const xs = Number(start);
-      if (prevLast > xs || (prevLast === xs && leaf.items[before.index]!.last >= start)) return true;
+      if (prevLast > xs || (prevLast === xs && leaf.items[this.ci]!.last >= start)) return true;
     }
-    const after = this.norm(p);
-    const leaf = this.leaves[after.leaf];
-    if (leaf) {
-      const nextStart = leaf.keys[after.index]!;
+    if (this.step()) {
+      const leaf = this.leaves[this.cl]!;
+      const nextStart = leaf.keys[this.ci]!;
       const xl = Number(last);
-      if (nextStart < xl || (nextStart === xl && leaf.items[after.index]!.start <= last)) return true;
+      if (nextStart < xl || (nextStart === xl && leaf.items[this.ci]!.start <= last)) return true;
     }
     return false;
   }
 
   private split(li: number): void {
     const leaf = this.leaves[li]!;
-    const half = leaf.length >>> 1;
+    const half = leaf.items.length >>> 1;
     const right = new Leaf<T>(this.leafSize);
     right.items = leaf.items.splice(half);
     right.keys.set(leaf.keys.subarray(half, half + right.items.length));
@@ -180,65 +214,65 @@ export class ExtentMap<T> {
     this.leafKeys.splice(li + 1, 0, right.keys[0]!);
   }
 
-  private removeAt(p: Pos): Extent<T> {
-    const leaf = this.leaves[p.leaf]!;
-    const [e] = leaf.items.splice(p.index, 1);
-    leaf.keys.copyWithin(p.index, p.index + 1, leaf.length + 1);
-    leaf.lasts.copyWithin(p.index, p.index + 1, leaf.length + 1);
-    this.count--;
-    if (leaf.length === 0) {
-      this.leaves.splice(p.leaf, 1);
-      this.leafKeys.splice(p.leaf, 1);
-    } else if (p.index === 0) {
-      this.leafKeys[p.leaf] = leaf.keys[0]!;
+  private removeAt(li: number, i: number): Extent<T> {
+    const leaf = this.leaves[li]!;
+    const items = leaf.items;
+    const e = items[i]!;
+    const n = items.length;
+    if (i === n - 1) items.pop();
+    else items.splice(i, 1);
+    if (i < n - 1) {
+      leaf.keys.copyWithin(i, i + 1, n);
+      leaf.lasts.copyWithin(i, i + 1, n);
     }
-    return e!;
+    this.count--;
+    if (items.length === 0) {
+      this.leaves.splice(li, 1);
+      this.leafKeys.splice(li, 1);
+    } else if (i === 0) {
+      this.leafKeys[li] = leaf.keys[0]!;
+    }
+    return e;
   }
 
   /** Remove the extent starting exactly at `start`; returns it, or undefined. */
   remove(start: bigint): Extent<T> | undefined {
-    const p = this.prev(this.upperBound(start));
-    if (!p) return undefined;
-    const e = this.at(p);
-    if (!e || e.start !== start) return undefined;
-    return this.removeAt(p);
+    if (!this.floor(start) || this.cur().start !== start) return undefined;
+    return this.removeAt(this.cl, this.ci);
   }
 
   /** Replace the value of the extent at `start` (same bounds). */
   update(start: bigint, value: T): void {
-    const p = this.prev(this.upperBound(start));
-    const e = p && this.at(p);
-    if (!p || !e || e.start !== start) throw new RangeError("no extent at that start");
-    this.leaves[p.leaf]!.items[p.index] = { start: e.start, last: e.last, value };
+    if (!this.floor(start) || this.cur().start !== start) throw new RangeError("no extent at that start");
+    const e = this.cur();
+    this.leaves[this.cl]!.items[this.ci] = { start: e.start, last: e.last, value };
   }
 
   /** The extent containing addr. */
   find(addr: bigint): Extent<T> | undefined {
-    const p = this.prev(this.upperBound(addr));
-    const e = p && this.at(p);
-    return e && e.last >= addr ? e : undefined;
+    if (!this.floor(addr)) return undefined;
+    const e = this.cur();
+    return e.last >= addr ? e : undefined;
   }
 
   get(start: bigint): Extent<T> | undefined {
-    const p = this.prev(this.upperBound(start));
-    const e = p && this.at(p);
-    return e && e.start === start ? e : undefined;
+    if (!this.floor(start)) return undefined;
+    const e = this.cur();
+    return e.start === start ? e : undefined;
   }
 
-  /** Position of the first extent that ends at or after addr. */
-  private firstEndingAtOrAfter(addr: bigint): Pos {
-    const ub = this.upperBound(addr);
-    const p = this.prev(ub);
-    const e = p && this.at(p);
-    if (p && e && e.last >= addr) return p;
-    return this.norm(ub);
+  /** Set the cursor on the first extent that ends at or after addr; false when there is none. */
+  private firstEndingAtOrAfter(addr: bigint): boolean {
+    if (this.floor(addr) && this.cur().last >= addr) return true;
+    return this.step();
   }
 
   /** Extents intersecting [start, last], ascending. */
   overlapping(start: bigint, last: bigint): Extent<T>[] {
     const out: Extent<T>[] = [];
-    let { leaf, index } = this.firstEndingAtOrAfter(start);
-    for (; leaf < this.leaves.length; leaf++, index = 0) {
+    if (!this.firstEndingAtOrAfter(start)) return out;
+    let index = this.ci;
+    for (let leaf = this.cl; leaf < this.leaves.length; leaf++, index = 0) {
       const items = this.leaves[leaf]!.items;
       for (; index < items.length; index++) {
         const e = items[index]!;
@@ -251,23 +285,21 @@ export class ExtentMap<T> {
 
   /** First extent intersecting [start, last], or undefined. */
   firstOverlapping(start: bigint, last: bigint): Extent<T> | undefined {
-    const e = this.at(this.firstEndingAtOrAfter(start));
-    return e && e.start <= last ? e : undefined;
+    if (!this.firstEndingAtOrAfter(start)) return undefined;
+    const e = this.cur();
+    return e.start <= last ? e : undefined;
   }
 
   hasOverlap(start: bigint, last: bigint): boolean {
     if (this.count === 0) return false;
     if (start > last) return false;
-    return this.clashes(this.upperBound(start), start, last);
+    return this.clashes(start, last);
   }
 
   /** First extent with start ≥ addr. */
   ceiling(addr: bigint): Extent<T> | undefined {
-    const ub = this.upperBound(addr);
-    const p = this.prev(ub);
-    const e = p && this.at(p);
-    if (e && e.start === addr) return e;
-    return this.at(this.norm(ub));
+    if (this.floor(addr) && this.cur().start === addr) return this.cur();
+    return this.step() ? this.cur() : undefined;
   }
 
   first(): Extent<T> | undefined {
@@ -276,7 +308,7 @@ export class ExtentMap<T> {
 
   last(): Extent<T> | undefined {
     const leaf = this.leaves[this.leaves.length - 1];
-    return leaf?.items[leaf.length - 1];
+    return leaf?.items[leaf.items.length - 1];
   }
 
   clear(): void {
