@@ -96,9 +96,9 @@ function alignTo(v: number, a: number): number {
   return Math.ceil(v / a) * a;
 }
 
-function readScalar(bytes: Uint8Array, type: ScalarType, at: number): number | bigint {
+/** Per-byte read: the slow path for fields that run past the end of the buffer (read as zero). */
+function readScalarSlow(bytes: Uint8Array, type: ScalarType, at: number): number | bigint {
   const n = SCALAR_SIZE[type];
-  // Bytes past the end read as zero (extensible struct, short user copy).
   let v = 0n;
   for (let i = n - 1; i >= 0; i--) {
     const b = at + i < bytes.length && at + i >= 0 ? bytes[at + i]! : 0;
@@ -109,26 +109,71 @@ function readScalar(bytes: Uint8Array, type: ScalarType, at: number): number | b
   return Number(v);
 }
 
+/**
+ * Read one little-endian scalar. Fields inside the buffer go through a DataView (one BigInt for a
+ * u64, none otherwise); bytes past the end read as zero (extensible struct, short user copy).
+ */
+function readScalar(bytes: Uint8Array, type: ScalarType, at: number, dv?: DataView): number | bigint {
+  const n = SCALAR_SIZE[type];
+  if (at < 0 || at + n > bytes.length) return readScalarSlow(bytes, type, at);
+  const view = dv ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (type) {
+    case "u8":
+      return bytes[at]!;
+    case "u16":
+      return view.getUint16(at, true);
+    case "u32":
+      return view.getUint32(at, true);
+    case "s32":
+      return view.getInt32(at, true);
+    case "u64":
+      return view.getBigUint64(at, true);
+  }
+}
+
+const LIMIT: Record<Exclude<ScalarType, "u64" | "s32">, number> = { u8: 2 ** 8, u16: 2 ** 16, u32: 2 ** 32 };
+
 function writeScalar(
   buf: Uint8Array,
   type: ScalarType,
   at: number,
   value: number | bigint,
   where: string,
+  dv?: DataView,
 ): void {
   const n = SCALAR_SIZE[type];
-  let v = typeof value === "bigint" ? value : BigInt(value);
   if (typeof value === "number" && !Number.isInteger(value)) throw new RangeError(`${where}: not an integer`);
-  const bits = BigInt(n * 8);
-  if (type === "s32") {
-    if (v < -(1n << 31n) || v >= 1n << 32n) throw new RangeError(`${where}: ${value} does not fit s32`);
-    v = BigInt.asUintN(32, v);
-  } else if (v < 0n || v >= 1n << bits) {
-    throw new RangeError(`${where}: ${value} does not fit ${type}`);
+  if (type === "u64") {
+    const v = typeof value === "bigint" ? value : BigInt(value);
+    if (v < 0n || v >= 1n << 64n) throw new RangeError(`${where}: ${value} does not fit ${type}`);
+    if (at >= 0 && at + 8 <= buf.length) {
+      (dv ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength)).setBigUint64(at, v, true);
+      return;
+    }
+    let rest = v;
+    for (let i = 0; i < n; i++) {
+      if (at + i < buf.length) buf[at + i] = Number(rest & 0xffn);
+      rest >>= 8n;
+    }
+    return;
   }
+  // Narrow fields: plain numbers (a bigint argument is range-checked first, then converted).
+  let v: number;
+  if (typeof value === "bigint") {
+    const lo = type === "s32" ? -(1n << 31n) : 0n;
+    const hi = type === "s32" ? 1n << 32n : BigInt(LIMIT[type]);
+    if (value < lo || value >= hi) throw new RangeError(`${where}: ${value} does not fit ${type}`);
+    v = Number(value);
+  } else {
+    v = value;
+    const lo = type === "s32" ? -(2 ** 31) : 0;
+    const hi = type === "s32" ? 2 ** 32 : LIMIT[type];
+    if (v < lo || v >= hi) throw new RangeError(`${where}: ${value} does not fit ${type}`);
+  }
+  if (v < 0) v += 2 ** 32; // s32: two's complement
   for (let i = 0; i < n; i++) {
-    if (at + i < buf.length) buf[at + i] = Number(v & 0xffn);
-    v >>= 8n;
+    if (at + i < buf.length && at + i >= 0) buf[at + i] = v & 0xff;
+    v = Math.floor(v / 256);
   }
 }
 
@@ -170,12 +215,13 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
 
   const encodeInto = (buf: Uint8Array, values: StructInput<F>, base = 0): void => {
     const vals = values as Readonly<Record<string, number | bigint | undefined>>;
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (const key of Object.keys(vals)) {
       const v = vals[key];
       if (v === undefined) continue;
       const l = field(key);
       if (l.type.startsWith("pad")) throw new RangeError(`${name}.${key} is padding`);
-      writeScalar(buf, l.type as ScalarType, base + l.offset, v, `${name}.${key}`);
+      writeScalar(buf, l.type as ScalarType, base + l.offset, v, `${name}.${key}`, dv);
     }
   };
 
@@ -189,7 +235,8 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
     sizeOf: (f) => field(f).size,
     decode(bytes, base = 0) {
       const out: Record<string, number | bigint> = {};
-      for (const l of scalars) out[l.name] = readScalar(bytes, l.type as ScalarType, base + l.offset);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (const l of scalars) out[l.name] = readScalar(bytes, l.type as ScalarType, base + l.offset, dv);
       return out as StructValues<F>;
     },
     encode(values, outSize = size) {
