@@ -32,6 +32,11 @@ export interface BackingSegment {
 
 let nextDomainId = 1;
 
+/** After restoring a saved state: new domains get ids above `id`. */
+export function reserveDomainIds(id: number): void {
+  if (id >= nextDomainId) nextDomainId = id + 1;
+}
+
 export class IommuDomain {
   readonly id = nextDomainId++;
   readonly unit: IommuUnit;

@@ -29,6 +29,11 @@ export function protAllowsWrite(p: Prot): boolean {
 
 let nextObjectId = 1;
 
+/** After restoring a saved state: new memory objects get ids above `id`. */
+export function reserveMemoryObjectIds(id: number): void {
+  if (id >= nextObjectId) nextObjectId = id + 1;
+}
+
 /** Anonymous memory: a sparse page store with a fill byte for untouched pages. */
 export class MemoryObject {
   readonly id: number;

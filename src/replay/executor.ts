@@ -83,6 +83,15 @@ function outcome(m: readonly Mismatch[]): Outcome {
   return m.length === 0 ? { status: "pass" } : { status: "fail", mismatches: m };
 }
 
+/** What the replayer carries between records (saved with a state for `--load-state --from`). */
+export interface ReplayerState {
+  readonly process: Process | null;
+  readonly names: ReadonlyMap<string, number>;
+  readonly metaMmaps: readonly JsonObject[];
+  readonly regions: ReadonlyMap<string, ReadonlyMap<number, bigint>>;
+  readonly stackCursor: bigint;
+}
+
 /** Replays records one at a time against `kernel`. */
 export class Replayer {
   private process: Process | null = null;
@@ -93,6 +102,28 @@ export class Replayer {
   private stackCursor = 0n;
 
   constructor(readonly kernel: Kernel) {}
+
+  /** A copy of the between-records state (the process is shared, not copied). */
+  toState(): ReplayerState {
+    return {
+      process: this.process,
+      names: new Map(this.names),
+      metaMmaps: [...this.metaMmaps],
+      regions: new Map([...this.regions].map(([k, m]) => [k, new Map(m)])),
+      stackCursor: this.stackCursor,
+    };
+  }
+
+  /** A replayer continuing from `state` on `kernel` (the kernel the state's process lives in). */
+  static fromState(kernel: Kernel, state: ReplayerState): Replayer {
+    const r = new Replayer(kernel);
+    r.process = state.process;
+    for (const [k, v] of state.names) r.names.set(k, v);
+    r.metaMmaps.push(...state.metaMmaps);
+    for (const [k, m] of state.regions) r.regions.set(k, new Map(m));
+    r.stackCursor = state.stackCursor;
+    return r;
+  }
 
   /** Feed one record; op records produce a result, events produce none. */
   step(rec: TraceRecord): RecordResult | null {

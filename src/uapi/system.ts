@@ -58,6 +58,8 @@ export class Kernel {
   private clockMs = 0;
   private timers: Timer[] = [];
   private timerSeq = 0;
+  /** How this kernel's processes reach `open` (one function, so saved states can name it). */
+  private readonly opener = (proc: Process, path: string): OpenFile => this.openFile(proc, path);
 
   constructor(host: Host, opts: KernelOptions = {}) {
     this.host = host;
@@ -135,7 +137,7 @@ export class Kernel {
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       ...(opts.rlimitMemlock !== undefined ? { rlimitMemlock: opts.rlimitMemlock } : {}),
       ...(opts.memory ? { memory: opts.memory } : {}),
-      opener: (proc, path) => this.openFile(proc, path),
+      opener: this.opener,
     });
     this.processes.add(p);
     return p;

@@ -29,6 +29,8 @@ export class EduDevice implements BarHandler {
   outOfRange = 0;
 
   private readonly schedule: (delayMs: number, fn: () => void) => void;
+  /** The transfer timer's callback: one function per device, so a saved state can name a pending timer. */
+  readonly dmaTimer = (): void => this.runDma();
 
   constructor(dma: DmaPort, schedule?: (delayMs: number, fn: () => void) => void) {
     this.dma = dma;
@@ -67,7 +69,7 @@ export class EduDevice implements BarHandler {
           ? value
           : (old & ~0xffff_ffffn) | value;
     this.regs.set(base, merged);
-    if (base === 0x98 && (merged & 1n) !== 0n) this.schedule(EDU_DMA_DELAY_MS, () => this.runDma());
+    if (base === 0x98 && (merged & 1n) !== 0n) this.schedule(EDU_DMA_DELAY_MS, this.dmaTimer);
   }
 
   private runDma(): void {

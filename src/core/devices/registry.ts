@@ -17,7 +17,7 @@ import {
   type MsiRecord,
 } from "../dma/engine.js";
 import type { DmaFault } from "../dma/fault.js";
-import { createFaultReporter } from "../dma/fault-report.js";
+import { createFaultReporter, type FaultReporter } from "../dma/fault-report.js";
 import type { KernelLog } from "../kmsg.js";
 import type { Host } from "../topology/types.js";
 import type { DmaPort } from "./dma-port.js";
@@ -44,6 +44,8 @@ export interface DeviceModels {
   readonly interrupts: readonly MsiRecord[];
   /** Set by the subsystems that attach devices; consulted on every DMA. */
   addResolver(resolver: DomainResolver): void;
+  /** The kernel's fault-log state (rate limits), for state save/restore. */
+  readonly faultReporter: FaultReporter;
 }
 
 const RECORD_LIMIT = 4096;
@@ -117,5 +119,6 @@ export function createDeviceModels(host: Host, kmsg: KernelLog, opts: DeviceMode
     faults,
     interrupts,
     addResolver: (r) => void resolvers.push(r),
+    faultReporter: reporter,
   };
 }

@@ -57,6 +57,8 @@ export function vtdFaultRecords(unit: IommuUnit): number {
 }
 
 export interface FaultReporter {
+  /** VT-d's global dmar_fault rate limit (state save/restore). */
+  readonly dmarLimit: RateLimit;
   /** Report the faults of one DMA transaction by a device behind `unit` at virtual time `nowMs`. */
   report(
     unit: IommuUnit | undefined,
@@ -70,6 +72,7 @@ export interface FaultReporter {
 export function createFaultReporter(): FaultReporter {
   const dmarLimit = new RateLimit();
   return {
+    dmarLimit,
     report(unit, faults, nowMs, log) {
       if (faults.length === 0) return;
       const kind: IommuKind = unit?.kind ?? "none";

@@ -141,6 +141,13 @@ export type IommufdObject = IoasObject | HwptPaging | DeviceObject | AccessObjec
 /** DMA ownership of IOMMU groups per host: one iommufd context (or other owner) at a time. */
 const dmaOwners = new WeakMap<Host, Map<number, { owner: object; count: number }>>();
 
+/** The group → DMA owner table of a host (state save/restore). */
+export function dmaOwnerTable(host: Host): Map<number, { owner: object; count: number }> {
+  let m = dmaOwners.get(host);
+  if (!m) dmaOwners.set(host, (m = new Map()));
+  return m;
+}
+
 export function claimDmaOwner(host: Host, groupId: number, owner: object, op: string): void {
   let m = dmaOwners.get(host);
   if (!m) dmaOwners.set(host, (m = new Map()));

@@ -47,6 +47,11 @@ interface Resolved {
 
 let nextPagesSerial = 1;
 
+/** After restoring a saved state: new pages get serials above `serial`. */
+export function reservePagesSerials(serial: number): void {
+  if (serial >= nextPagesSerial) nextPagesSerial = serial + 1;
+}
+
 export class IoptPages {
   /** Process-wide serial (diagnostics only; snapshots label pages by first use instead). */
   readonly serial = nextPagesSerial++;

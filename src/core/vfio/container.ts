@@ -28,6 +28,11 @@ export interface ContainerSnapshot {
 
 let nextContainerId = 1;
 
+/** After restoring a saved state: new containers get ids above `id`. */
+export function reserveContainerIds(id: number): void {
+  if (id >= nextContainerId) nextContainerId = id + 1;
+}
+
 export class VfioContainer {
   readonly id = nextContainerId++;
   readonly features: KernelFeatures;

@@ -87,6 +87,15 @@ function commandTable(kernel: Kernel): Map<number, TableEntry> {
   return new Map(all.filter((e) => N.ioctlNr(e.request) <= last).map((e) => [N.ioctlNr(e.request), e]));
 }
 
+/** One table per kernel (the file keeps no functions of its own, so saved states need none). */
+const tables = new WeakMap<Kernel, Map<number, TableEntry>>();
+
+function kernelTable(kernel: Kernel): Map<number, TableEntry> {
+  let t = tables.get(kernel);
+  if (!t) tables.set(kernel, (t = commandTable(kernel)));
+  return t;
+}
+
 const COMPAT_KEY = "iommufd.vfio-compat";
 
 /** Install the VFIO-compat handler (helper-4's vfio_compat) for every iommufd file of `kernel`. */
@@ -107,14 +116,12 @@ export function iommufdContexts(kernel: Kernel): Set<IommufdContext> {
 export class IommufdFile implements OpenFile {
   readonly kind = "iommufd" as const;
   readonly ctx: IommufdContext;
-  private readonly table: Map<number, TableEntry>;
 
   constructor(
     readonly kernel: Kernel,
     opts: { accountMode?: "user" | "mm" } = {},
   ) {
     this.ctx = new IommufdContext(kernel.host, opts);
-    this.table = commandTable(kernel);
     iommufdContexts(kernel).add(this.ctx);
   }
 
@@ -129,7 +136,7 @@ export class IommufdFile implements OpenFile {
       return r;
     }
     const userSize = getUserU32(call.process, call.arg);
-    const e = this.table.get(nr);
+    const e = kernelTable(this.kernel).get(nr);
     if (!e || e.request !== call.request) fail("ENOTTY", "iommufd_fops_ioctl", "no such command");
     if (userSize < e.codec.minSize)
       fail("EINVAL", "iommufd_fops_ioctl", `size ${userSize} below ${e.codec.minSize}`);
