@@ -35,6 +35,11 @@ class Leaf<T> {
   /** `Number(last)` of each entry: lets overlap checks skip the extent object unless doubles tie. */
   lasts: Float64Array;
   items: Extent<T>[] = [];
+  /**
+   * Largest gap between consecutive entries, `keys[j + 1] - lasts[j]` in doubles, or NaN when a
+   * change made it stale (recomputed on demand by hole searches, never on the map/unmap path).
+   */
+  maxGap = NaN;
   constructor(capacity: number) {
     this.keys = new Float64Array(capacity);
     this.lasts = new Float64Array(capacity);
@@ -51,6 +56,18 @@ class Leaf<T> {
     this.keys = keys;
     this.lasts = lasts;
   }
+}
+
+/** Margin for gap sizes computed in doubles (keys round by at most 2^11 below 2^64). */
+const HOLE_SLACK = 1 << 14;
+
+function innerMaxGap(keys: Float64Array, lasts: Float64Array, n: number): number {
+  let max = -Infinity;
+  for (let j = 0; j + 1 < n; j++) {
+    const g = keys[j + 1]! - lasts[j]!;
+    if (g > max) max = g;
+  }
+  return max;
 }
 
 export class ExtentMap<T> {
@@ -146,12 +163,14 @@ export class ExtentMap<T> {
     const xs = Number(start);
     const xl = Number(last);
     if (this.leaves.length === 0) {
+      // Array literals, not push(): a pushed-to empty array reserves 17 slots, and most maps of the
+      // engine (one pin store per mapping, a domain holding one big extent) hold one extent.
       const leaf = new Leaf<T>(INITIAL_LEAF_CAPACITY);
-      leaf.items.push(e);
+      leaf.items = [e];
       leaf.keys[0] = xs;
       leaf.lasts[0] = xl;
-      this.leaves.push(leaf);
-      this.leafKeys.push(xs);
+      this.leaves = [leaf];
+      this.leafKeys = [xs];
       this.count = 1;
       return e;
     }
@@ -173,6 +192,7 @@ export class ExtentMap<T> {
     leaf.keys[i] = xs;
     leaf.lasts[i] = xl;
     if (i === 0) this.leafKeys[li] = xs;
+    leaf.maxGap = NaN;
     this.count++;
     if (leaf.items.length === this.leafSize) this.split(li);
     return e;
@@ -210,6 +230,7 @@ export class ExtentMap<T> {
     right.items = leaf.items.splice(half);
     right.keys.set(leaf.keys.subarray(half, half + right.items.length));
     right.lasts.set(leaf.lasts.subarray(half, half + right.items.length));
+    leaf.maxGap = NaN;
     this.leaves.splice(li + 1, 0, right);
     this.leafKeys.splice(li + 1, 0, right.keys[0]!);
   }
@@ -226,6 +247,7 @@ export class ExtentMap<T> {
       leaf.lasts.copyWithin(i, i + 1, n);
     }
     this.count--;
+    leaf.maxGap = NaN;
     if (items.length === 0) {
       this.leaves.splice(li, 1);
       this.leafKeys.splice(li, 1);
@@ -300,6 +322,59 @@ export class ExtentMap<T> {
   ceiling(addr: bigint): Extent<T> | undefined {
     if (this.floor(addr) && this.cur().start === addr) return this.cur();
     return this.step() ? this.cur() : undefined;
+  }
+
+  /**
+   * Visit the holes of [start, last] — maximal ranges no extent covers — in ascending order, passing
+   * over holes shorter than `minLength`; stop when `visit` returns true. Leaves whose largest inner
+   * gap is too small are skipped whole (their gap summary is recomputed lazily after a change), so a
+   * first-fit search over n fragmented extents costs O(n / 256 + 256), not O(n). Doubles only decide
+   * skips, with a margin above their rounding error; every visited hole is exact.
+   */
+  forEachHole(
+    start: bigint,
+    last: bigint,
+    minLength: bigint,
+    visit: (holeStart: bigint, holeLast: bigint) => boolean,
+  ): void {
+    if (start > last) return;
+    const need = Number(minLength) - HOLE_SLACK;
+    let cur = start;
+    if (this.firstEndingAtOrAfter(start)) {
+      const leaves = this.leaves;
+      let li = this.cl;
+      let i = this.ci;
+      while (li < leaves.length) {
+        const leaf = leaves[li]!;
+        const items = leaf.items;
+        const n = items.length;
+        if (i === 0 && n > 1) {
+          if (Number.isNaN(leaf.maxGap)) leaf.maxGap = innerMaxGap(leaf.keys, leaf.lasts, n);
+          const tail = items[n - 1]!;
+          // Skip the leaf: no inner gap and no gap before its first entry can hold minLength.
+          if (leaf.maxGap < need && leaf.keys[0]! - Number(cur) < need && tail.last < last) {
+            if (tail.last >= cur) cur = tail.last + 1n;
+            li++;
+            continue;
+          }
+        }
+        for (; i < n; i++) {
+          const e = items[i]!;
+          if (e.start > cur) {
+            const holeLast = e.start - 1n < last ? e.start - 1n : last;
+            if (holeLast - cur + 1n >= minLength && visit(cur, holeLast)) return;
+          }
+          if (e.start > last) return;
+          if (e.last >= cur) {
+            if (e.last >= last) return;
+            cur = e.last + 1n;
+          }
+        }
+        li++;
+        i = 0;
+      }
+    }
+    if (last - cur + 1n >= minLength) visit(cur, last);
   }
 
   first(): Extent<T> | undefined {

@@ -64,4 +64,52 @@ describe("ExtentMap", () => {
     expect(m.ceiling(1n)?.value).toBe("top");
     expect(m.overlapping(0n, U64_MAX).map((e) => e.value)).toEqual(["zero", "top"]);
   });
+
+  it("forEachHole visits exactly the holes of at least minLength, in order (leaf skipping included)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 6 })), {
+          maxLength: 120,
+        }),
+        fc.integer({ min: 0, max: 320 }),
+        fc.integer({ min: 0, max: 320 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom(4, 5, 256),
+        (ins, a, b, minLen, leafSize) => {
+          const m = new ExtentMap<number>({ leafSize });
+          const covered = new Set<number>();
+          for (const [s, len] of ins) {
+            if (m.hasOverlap(BigInt(s), BigInt(s + len))) continue;
+            m.insert(BigInt(s), BigInt(s + len), s);
+            for (let x = s; x <= s + len; x++) covered.add(x);
+          }
+          const [lo, hi] = a <= b ? [a, b] : [b, a];
+          const want: [number, number][] = [];
+          for (let x = lo; x <= hi; x++) {
+            if (covered.has(x)) continue;
+            let y = x;
+            while (y + 1 <= hi && !covered.has(y + 1)) y++;
+            if (y - x + 1 >= minLen) want.push([x, y]);
+            x = y;
+          }
+          const got: [number, number][] = [];
+          m.forEachHole(BigInt(lo), BigInt(hi), BigInt(minLen), (s, l) => {
+            got.push([Number(s), Number(l)]);
+            return false;
+          });
+          expect(got).toEqual(want);
+          // Stopping early: only the first hole.
+          const first: [number, number][] = [];
+          m.forEachHole(
+            BigInt(lo),
+            BigInt(hi),
+            BigInt(minLen),
+            (s, l) => (first.push([Number(s), Number(l)]), true),
+          );
+          expect(first).toEqual(want.slice(0, 1));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -272,16 +272,23 @@ export class IoPagetable {
         : normalize(this.allowedRanges)
             .map((r) => ({ start: r.start > lo ? r.start : lo, last: r.last < hi ? r.last : hi }))
             .filter((r) => r.start <= r.last);
+    // First fit over the holes of areas ∪ reserved: walk the areas' holes (ExtentMap.forEachHole
+    // skips whole leaves that have no hole of `length` bytes) and cut the reservations out of each.
+    const resv = normalize(this.reservedList);
     for (const span of spans) {
       if (fitIn(span.start, span.last, length, align, pageOffset) === undefined) continue;
-      const used = normalize([
-        ...this.reservedList.filter((r) => r.start <= span.last && span.start <= r.last),
-        ...this.areas.overlapping(span.start, span.last),
-      ]);
-      for (const hole of complement(used, span)) {
-        const at = fitIn(hole.start, hole.last, length, align, pageOffset);
-        if (at !== undefined) return at;
-      }
+      let found: bigint | undefined;
+      this.areas.forEachHole(span.start, span.last, length, (hs, hl) => {
+        const inHole = resv.filter((r) => r.start <= hl && hs <= r.last);
+        for (const hole of inHole.length === 0
+          ? [{ start: hs, last: hl }]
+          : complement(inHole, { start: hs, last: hl })) {
+          found = fitIn(hole.start, hole.last, length, align, pageOffset);
+          if (found !== undefined) return true;
+        }
+        return false;
+      });
+      if (found !== undefined) return found;
     }
     refuse("ENOSPC", op, "no free IOVA range fits");
   }
