@@ -8,6 +8,7 @@
  */
 
 import { fail } from "../core/errno.js";
+import { shouldFail } from "../core/fault.js";
 import type { FileHandle } from "../process/file-handle.js";
 import type { Process } from "../process/process.js";
 import type { StructCodec, FieldSpec } from "./struct.js";
@@ -51,6 +52,7 @@ export function copyFromUser(process: Process, addr: bigint, length: number): Ui
 
 /** copy_to_user: EFAULT (and nothing written) when any byte is not writable. */
 export function copyToUser(process: Process, addr: bigint, bytes: Uint8Array): void {
+  if (shouldFail("uapi.copy_to_user")) fail("EFAULT", "copy_to_user", "injected");
   process.memory.write(addr, bytes);
 }
 

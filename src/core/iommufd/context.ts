@@ -668,6 +668,9 @@ export class IommufdContext {
     const groupId = pci.group;
     if (this.list().some((o) => o.kind === "device" && o.pci.bdf === pci.bdf))
       fail("EBUSY", op, `${pci.bdf} is already bound`);
+    // iommufd_get_group: a new igroup is allocated on the group's first bind.
+    if (!this.igroups.has(groupId) && shouldFail("iommufd.igroup_alloc"))
+      fail("ENOMEM", op, "injected: igroup allocation");
     claimDmaOwner(this.host, groupId, this, op);
     let id: number;
     try {
@@ -879,6 +882,8 @@ export class IommufdContext {
   /** IOMMU_GET_HW_INFO. */
   getHwInfo(devId: number): HwInfo {
     const idev = this.device(devId, "IOMMU_GET_HW_INFO");
+    // The driver's hw_info() allocates its payload.
+    if (shouldFail("iommu.hw_info")) fail("ENOMEM", "IOMMU_GET_HW_INFO", "injected: hw_info");
     const unit = idev.unit;
     const caps = unit.dirtyTracking ? IOMMU_HW_CAP_DIRTY_TRACKING : 0n;
     if (unit.kind === "intel-vtd" && unit.vtd) {
@@ -928,6 +933,8 @@ export class IommufdContext {
       if (e instanceof IoasError && e.errno === "ENOENT") fail("EINVAL", op, "range has holes");
       throw e;
     }
+    // iova_bitmap_alloc, before anything is read or cleared.
+    if (shouldFail("iommufd.bitmap_alloc")) fail("ENOMEM", op, "injected: iova bitmap");
     const cpuPages = hwpt.domain.readAndClearDirty(iova, last, noClear);
     const out = new Set<bigint>();
     for (const p of cpuPages) out.add((p * PAGE_SIZE - iova) / pageSize);

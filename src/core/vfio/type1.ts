@@ -319,9 +319,13 @@ export class Type1Iommu {
     const aper = domain.aperture;
 
     this.checkApertureConflict(op, aper, group);
+    // iommu_get_group_resv_regions: the group's region list is allocated before the conflict check.
+    if (shouldFail("type1.resv_regions_alloc")) fail("ENOMEM", op, "injected");
     const regions = group.iommuGroup.reservedRegions;
     this.checkReservedConflict(op, regions, group);
 
+    // vfio_iommu_iova_get_copy + resv_exclude: the new list is built from allocated nodes.
+    if (shouldFail("type1.iova_list_alloc")) fail("ENOMEM", op, "injected");
     let iovaCopy = aperResize(this.iovaList, aper.start, aper.last);
     iovaCopy = resvExclude(iovaCopy, regions);
     if (iovaCopy.length === 0) fail("EINVAL", op, "no valid IOVA range left", { group: group.id });
@@ -829,6 +833,8 @@ export class Type1Iommu {
       for (const p of dma.bitmap.pages) setBit(p + shift);
     }
     const addr = user.data + copyOffset * 8n;
+    // update_user_bitmap's copy_to_user (EFAULT); mappings reported before stay cleared.
+    if (shouldFail("type1.copy_to_user")) fail("EFAULT", "update_user_bitmap", "injected");
     if (shift > 0n) {
       // The bits below `shift` in the first word belong to the previous mapping: keep them.
       const leftover = user.memory.read(addr, 8);

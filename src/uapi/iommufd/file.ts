@@ -10,6 +10,7 @@
 
 import { IommufdContext } from "../../core/iommufd/context.js";
 import { fail } from "../../core/errno.js";
+import { shouldFail } from "../../core/fault.js";
 import { copyStructFromUser, getUserU32, type IoctlCall, type OpenFile } from "../file.js";
 import * as N from "../numbers.js";
 import type { FieldSpec, StructCodec } from "../struct.js";
@@ -121,6 +122,8 @@ export class IommufdFile implements OpenFile {
     readonly kernel: Kernel,
     opts: { accountMode?: "user" | "mm" } = {},
   ) {
+    // iommufd_fops_open: the context allocation (nothing exists yet to unwind).
+    if (shouldFail("iommufd.ctx_alloc")) fail("ENOMEM", "iommufd_fops_open", "injected");
     this.ctx = new IommufdContext(kernel.host, opts);
     iommufdContexts(kernel).add(this.ctx);
   }

@@ -6,6 +6,7 @@
  */
 
 import { fail } from "../../core/errno.js";
+import { shouldFail } from "../../core/fault.js";
 import type { KernelFeatures } from "../../core/kernel.js";
 import { VfioContainer } from "../../core/vfio/container.js";
 import type { Type1Options } from "../../core/vfio/type1.js";
@@ -29,6 +30,8 @@ export class ContainerFile implements OpenFile {
   private readonly features: KernelFeatures;
 
   constructor(kernel: Kernel, options: Type1Options = {}) {
+    // vfio_fops_open: the container allocation.
+    if (shouldFail("vfio.container_alloc")) fail("ENOMEM", "vfio_fops_open", "injected");
     this.features = kernel.features;
     this.container = new VfioContainer(kernel.features, kernel.host.params.type1, options);
   }

@@ -7,6 +7,7 @@
  */
 
 import { fail } from "../../core/errno.js";
+import { shouldFail } from "../../core/fault.js";
 import type { KernelFeatures } from "../../core/kernel.js";
 import type { VfioGroup, VfioSubsystem } from "../../core/vfio/subsystem.js";
 import { VfioContainer } from "../../core/vfio/container.js";
@@ -139,6 +140,8 @@ export class GroupFile implements OpenFile {
     if (!device) fail("ENODEV", op, `no device ${JSON.stringify(name)} in group ${this.group.id}`);
     const user = this.group.legacyUser;
     if (!user) fail("EINVAL", op, "no container set");
+    // vfio_allocate_device_file: before the device is opened, nothing to unwind.
+    if (shouldFail("vfio.device_file_alloc")) fail("ENOMEM", op, "injected");
     let ictx: object | null = null;
     if (user.kind === "container") {
       if (!(user.container instanceof VfioContainer) || !user.container.backend) {
