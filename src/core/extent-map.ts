@@ -58,8 +58,13 @@ class Leaf<T> {
   }
 }
 
-/** Margin for gap sizes computed in doubles (keys round by at most 2^11 below 2^64). */
-const HOLE_SLACK = 1 << 14;
+/**
+ * Margin for a gap computed in doubles near `x`: none below 2^53 (integers there are exact, and so
+ * is their difference); above, a few units in the last place (each rounding is at most half one).
+ */
+function slackAt(x: number): number {
+  return x < 2 ** 53 ? 0 : x * 2 ** -50;
+}
 
 function innerMaxGap(keys: Float64Array, lasts: Float64Array, n: number): number {
   let max = -Infinity;
@@ -338,7 +343,7 @@ export class ExtentMap<T> {
     visit: (holeStart: bigint, holeLast: bigint) => boolean,
   ): void {
     if (start > last) return;
-    const need = Number(minLength) - HOLE_SLACK;
+    const want = Number(minLength);
     let cur = start;
     if (this.firstEndingAtOrAfter(start)) {
       const leaves = this.leaves;
@@ -351,6 +356,7 @@ export class ExtentMap<T> {
         if (i === 0 && n > 1) {
           if (Number.isNaN(leaf.maxGap)) leaf.maxGap = innerMaxGap(leaf.keys, leaf.lasts, n);
           const tail = items[n - 1]!;
+          const need = want - slackAt(leaf.lasts[n - 1]!);
           // Skip the leaf: no inner gap and no gap before its first entry can hold minLength.
           if (leaf.maxGap < need && leaf.keys[0]! - Number(cur) < need && tail.last < last) {
             if (tail.last >= cur) cur = tail.last + 1n;
