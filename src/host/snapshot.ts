@@ -49,6 +49,15 @@ export function saveSnapshot(path: string, host: Host): void {
   }
 }
 
+/** A short description of a JSON value for error messages; never walks a deep or huge value. */
+function preview(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === "object" && v !== null) return "an object";
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 40 ? text.slice(0, 40) + "…" : text;
+}
+
 /** Walks a JSON value, failing with the path of the offending field. */
 class Field {
   constructor(
@@ -58,7 +67,7 @@ class Field {
   ) {}
 
   fail(expected: string): never {
-    const got = this.value === undefined ? "nothing" : JSON.stringify(this.value)?.slice(0, 40);
+    const got = preview(this.value);
     throw new HostReadError(this.file, `${this.path}: expected ${expected}, got ${got}`);
   }
 
