@@ -14,7 +14,8 @@ const opt = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dir = opt("--vectors") ?? "/work/shared/vectors";
+// ../shared/vectors beside the repository, wherever it is checked out.
+const dir = opt("--vectors") ?? fileURLToPath(new URL("../../shared/vectors", import.meta.url));
 const sample = opt("--sample") !== undefined ? Number(opt("--sample")) : undefined;
 const only = opt("--only") !== undefined ? new RegExp(opt("--only")!) : undefined;
 

@@ -19,6 +19,7 @@ import { registerPresets } from "./commands/presets.js";
 import { registerRanges } from "./commands/ranges.js";
 import { registerSnapshot } from "./commands/snapshot.js";
 import { registerReplay, ReplayMismatchError } from "./commands/replay.js";
+import { registerView } from "./commands/view.js";
 import { registerCompatDiff } from "./commands/compat-diff.js";
 import { registerPlan } from "./commands/plan.js";
 import { TraceFormatError } from "../replay/loader.js";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerPresets,
   registerSnapshot,
   registerReplay,
+  registerView,
   registerCompatDiff,
   registerPlan,
 ];

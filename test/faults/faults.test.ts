@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runScenarios, runVectors } from "./run.js";
 
-const VECTORS = "/work/shared/vectors";
+import { VECTORS } from "../helpers/vectors.js";
 
 describe("fail-nth: transcribed scenarios through the uAPI", () => {
   for (const line of runScenarios()) {

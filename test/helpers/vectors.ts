@@ -1,11 +1,13 @@
 /** The reference vectors' sysfs dumps and what their traces recorded, for host tests. */
 
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { IovaRange } from "../../src/core/ranges.js";
 import type { RunJson } from "../../src/host/sysfs-dump.js";
 
-export const VECTORS = "/work/shared/vectors";
+/** ../shared/vectors beside the repository (wherever it is checked out, as in CI). */
+export const VECTORS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/vectors");
 
 export interface DumpCase {
   /** Path relative to VECTORS. */

@@ -12,7 +12,9 @@ import { main } from "../../src/cli/main.js";
 import { snapshotToText } from "../../src/host/snapshot.js";
 import { qemuQ35VtdHost } from "../../src/core/topology/presets.js";
 
-const VEC = "/work/shared/vectors/6.12.107-oracle";
+import { VECTORS } from "../helpers/vectors.js";
+
+const VEC = `${VECTORS}/6.12.107-oracle`;
 const dir = mkdtempSync(join(tmpdir(), "ioas-bad-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
