@@ -68,11 +68,21 @@ export class IommuDomain {
     return this.table.size;
   }
 
-  /** iommu_map: install translations for consecutive IOVAs starting at `iova`. All or nothing. */
-  map(iova: bigint, segments: readonly BackingSegment[], read: boolean, write: boolean): void {
+  /**
+   * iommu_map: install translations for consecutive IOVAs starting at `iova`. All or nothing.
+   * `knownLast` (optional) is the caller's `iova + total length - 1`, shared instead of recomputed.
+   */
+  map(
+    iova: bigint,
+    segments: readonly BackingSegment[],
+    read: boolean,
+    write: boolean,
+    knownLast?: bigint,
+  ): void {
     if (shouldFail("domain.map")) fail("ENOMEM", "iommu_map", "injected");
     let total = 0n;
-    for (const s of segments) total += s.length;
+    if (segments.length === 1) total = segments[0]!.length;
+    else for (const s of segments) total += s.length;
     if (total === 0n) return;
     if (!read && !write) {
       // A mapping with no access right: VT-d and AMD-Vi refuse it (EINVAL); ARM's io-pgtable
@@ -82,8 +92,15 @@ export class IommuDomain {
       }
       if (this.unit.kind === "arm-smmu-v3") return;
     }
-    if (this.table.hasOverlap(iova, iova + total - 1n))
-      fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
+    const last = knownLast ?? iova + total - 1n;
+    if (segments.length === 1) {
+      // One extent: insert() itself checks for an overlap (one search instead of two).
+      const s = segments[0]!;
+      const t: Translation = { object: s.object, objectOffset: s.objectOffset, read, write };
+      if (!this.table.tryInsert(iova, last, t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
+      return;
+    }
+    if (this.table.hasOverlap(iova, last)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
     let cur = iova;
     for (const s of segments) {
       if (s.length === 0n) continue;

@@ -163,6 +163,15 @@ export class ExtentMap<T> {
 
   /** Insert an extent; the caller guarantees it overlaps nothing (checked, throws on violation). */
   insert(start: bigint, last: bigint, value: T): Extent<T> {
+    const e = this.tryInsert(start, last, value);
+    if (e === undefined) {
+      throw new RangeError(`extent [0x${start.toString(16)}, 0x${last.toString(16)}] overlaps`);
+    }
+    return e;
+  }
+
+  /** Insert an extent unless it overlaps one already there (then undefined, nothing changed). */
+  tryInsert(start: bigint, last: bigint, value: T): Extent<T> | undefined {
     if (start > last) throw new RangeError("extent start > last");
     const e: Extent<T> = { start, last, value };
     const xs = Number(start);
@@ -183,9 +192,7 @@ export class ExtentMap<T> {
     const found = this.floor(start);
     const li = found ? this.cl : 0;
     const i = found ? this.ci + 1 : 0;
-    if (this.clashesAtCursor(found, start, last)) {
-      throw new RangeError(`extent [0x${start.toString(16)}, 0x${last.toString(16)}] overlaps`);
-    }
+    if (this.clashesAtCursor(found, start, last)) return undefined;
     const leaf = this.leaves[li]!;
     leaf.reserve(this.leafSize);
     const n = leaf.items.length;

@@ -109,3 +109,11 @@ export function formatSize(bytes: bigint): string {
   }
   return `${bytes} B`;
 }
+
+/** Shared bigints 0 … 1024: counters that are usually small (pages of one mapping) reuse these. */
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1025 }, (_, i) => BigInt(i));
+
+/** `v` itself, or the shared bigint of the same value when 0 ≤ v ≤ 1024 (saves a heap bigint). */
+export function smallBigint(v: bigint): bigint {
+  return v >= 0n && v <= 1024n ? SMALL_BIGINTS[Number(v)]! : v;
+}

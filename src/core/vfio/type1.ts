@@ -26,7 +26,7 @@ import { shouldFail } from "../fault.js";
 import type { KernelFeatures } from "../kernel.js";
 import type { IovaRange } from "../ranges.js";
 import type { HostParams, IommuUnit, ReservedRegion } from "../topology/types.js";
-import { PAGE_SIZE, U64_MAX, hex } from "../u64.js";
+import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
 import { protAllowsRead, protAllowsWrite, type AddressSpace } from "../../process/memory.js";
@@ -549,7 +549,7 @@ export class Type1Iommu {
   private pinDma(dma: VfioDma): void {
     const op = "vfio_pin_pages_remote";
     const memory = dma.task.memory;
-    const segments: BackingSegment[] = [];
+    let segments: BackingSegment[] | null = null;
     let charged = 0n;
     try {
       let cur = dma.vaddr;
@@ -561,8 +561,9 @@ export class Type1Iommu {
           fail("EFAULT", op, `vaddr ${hex(cur)} cannot be pinned`);
         }
         const runEnd = vma.last + 1n < end ? vma.last + 1n : end;
-        const length = runEnd - cur;
-        const pages = length / PAGE_SIZE;
+        // One run covering the whole dma (the common case) shares the dma's size bigint.
+        const length = cur === dma.vaddr && runEnd === end ? dma.size : runEnd - cur;
+        const pages = smallBigint(length / PAGE_SIZE);
         chargePages(
           op,
           dma.task.mm,
@@ -570,15 +571,18 @@ export class Type1Iommu {
           { capIpcLock: dma.lockCap, rlimitMemlock: dma.task.rlimitMemlock },
           !dma.lockCap,
         );
-        charged += pages;
-        segments.push({ object: vma.object, objectOffset: vma.objectOffset + (cur - vma.start), length });
+        charged = charged === 0n ? pages : charged + pages;
+        const seg = { object: vma.object, objectOffset: vma.objectOffset + (cur - vma.start), length };
+        // An array literal, not push() onto []: a pushed-to empty array reserves 17 slots.
+        if (segments === null) segments = [seg];
+        else segments.push(seg);
         cur = runEnd;
       }
     } catch (e) {
       unchargePages(dma.task.mm, charged);
       throw e;
     }
-    dma.segments = segments;
+    dma.segments = segments ?? [];
     dma.lockedPages = charged;
   }
 
@@ -617,7 +621,8 @@ export class Type1Iommu {
     if (shouldFail("type1.dma_alloc")) fail("ENOMEM", op, "injected");
 
     const dma = new VfioDma(iova, size, vaddr, req.read, req.write, task);
-    if (this.domains.length > 0) this.pinMapDma(dma);
+    const last = iova + size - 1n;
+    if (this.domains.length > 0) this.pinMapDma(dma, last);
     if (this.dirtyTracking) {
       if (shouldFail("type1.bitmap_alloc")) {
         this.unmapUnpin(dma);
@@ -625,17 +630,17 @@ export class Type1Iommu {
       }
       dma.bitmap = { all: false, pages: new Set() };
     }
-    this.dmas.insert(iova, dma.last, dma);
+    this.dmas.insert(iova, last, dma);
     this.dmaAvail--;
   }
 
   /** `vfio_pin_map_dma`: pin, then map into every domain in list order; all or nothing. */
-  private pinMapDma(dma: VfioDma): void {
+  private pinMapDma(dma: VfioDma, last: bigint): void {
     this.pinDma(dma);
     const done: Type1Domain[] = [];
     try {
       for (const vd of this.domains) {
-        vd.domain.map(dma.iova, dma.segments ?? [], dma.read, dma.write);
+        vd.domain.map(dma.iova, dma.segments ?? [], dma.read, dma.write, last);
         done.push(vd);
       }
     } catch (e) {
