@@ -88,6 +88,12 @@ export class ExtentMap<T> {
    */
   private cl = 0;
   private ci = -1;
+  /**
+   * A map of exactly one extent that has never had a second keeps it here and has no leaf at all
+   * (most maps of the engine — one pin store per mapping — hold one extent; a leaf with its two key
+   * arrays costs ~400 B). Any search that needs the leaf structure builds it first (`unsolo`).
+   */
+  private solo: Extent<T> | null = null;
 
   constructor(opts: { leafSize?: number } = {}) {
     this.leafSize = Math.max(4, opts.leafSize ?? DEFAULT_LEAF_SIZE);
@@ -113,8 +119,24 @@ export class ExtentMap<T> {
     return li < 0 ? 0 : li;
   }
 
+  /** Move a solo extent into a leaf (the general structure). */
+  private unsolo(): void {
+    const e = this.solo;
+    if (e === null) return;
+    this.solo = null;
+    // Array literals, not push(): a pushed-to empty array reserves 17 slots.
+    const leaf = new Leaf<T>(INITIAL_LEAF_CAPACITY);
+    leaf.items = [e];
+    const xs = Number(e.start);
+    leaf.keys[0] = xs;
+    leaf.lasts[0] = Number(e.last);
+    this.leaves = [leaf];
+    this.leafKeys = [xs];
+  }
+
   /** Set the cursor on the last extent with start ≤ addr; false (ci = -1) when there is none. */
   private floor(addr: bigint): boolean {
+    if (this.solo !== null) this.unsolo();
     const leaves = this.leaves;
     if (leaves.length === 0) {
       this.ci = -1;
@@ -174,20 +196,14 @@ export class ExtentMap<T> {
   tryInsert(start: bigint, last: bigint, value: T): Extent<T> | undefined {
     if (start > last) throw new RangeError("extent start > last");
     const e: Extent<T> = { start, last, value };
-    const xs = Number(start);
-    const xl = Number(last);
-    if (this.leaves.length === 0) {
-      // Array literals, not push(): a pushed-to empty array reserves 17 slots, and most maps of the
-      // engine (one pin store per mapping, a domain holding one big extent) hold one extent.
-      const leaf = new Leaf<T>(INITIAL_LEAF_CAPACITY);
-      leaf.items = [e];
-      leaf.keys[0] = xs;
-      leaf.lasts[0] = xl;
-      this.leaves = [leaf];
-      this.leafKeys = [xs];
+    if (this.count === 0) {
+      // (No leaves remain when the map is empty: an emptied leaf is dropped.)
+      this.solo = e;
       this.count = 1;
       return e;
     }
+    const xs = Number(start);
+    const xl = Number(last);
     // The floor of `start` is the insertion point (right after it); clashes() may move the cursor.
     const found = this.floor(start);
     const li = found ? this.cl : 0;
@@ -271,6 +287,13 @@ export class ExtentMap<T> {
 
   /** Remove the extent starting exactly at `start`; returns it, or undefined. */
   remove(start: bigint): Extent<T> | undefined {
+    const solo = this.solo;
+    if (solo !== null) {
+      if (solo.start !== start) return undefined;
+      this.solo = null;
+      this.count = 0;
+      return solo;
+    }
     if (!this.floor(start) || this.cur().start !== start) return undefined;
     return this.removeAt(this.cl, this.ci);
   }
@@ -284,12 +307,16 @@ export class ExtentMap<T> {
 
   /** The extent containing addr. */
   find(addr: bigint): Extent<T> | undefined {
+    const solo = this.solo;
+    if (solo !== null) return solo.start <= addr && solo.last >= addr ? solo : undefined;
     if (!this.floor(addr)) return undefined;
     const e = this.cur();
     return e.last >= addr ? e : undefined;
   }
 
   get(start: bigint): Extent<T> | undefined {
+    const solo = this.solo;
+    if (solo !== null) return solo.start === start ? solo : undefined;
     if (!this.floor(start)) return undefined;
     const e = this.cur();
     return e.start === start ? e : undefined;
@@ -303,6 +330,8 @@ export class ExtentMap<T> {
 
   /** Extents intersecting [start, last], ascending. */
   overlapping(start: bigint, last: bigint): Extent<T>[] {
+    const solo = this.solo;
+    if (solo !== null) return solo.start <= last && solo.last >= start ? [solo] : [];
     const out: Extent<T>[] = [];
     if (!this.firstEndingAtOrAfter(start)) return out;
     let index = this.ci;
@@ -391,10 +420,12 @@ export class ExtentMap<T> {
   }
 
   first(): Extent<T> | undefined {
+    if (this.solo !== null) return this.solo;
     return this.leaves[0]?.items[0];
   }
 
   last(): Extent<T> | undefined {
+    if (this.solo !== null) return this.solo;
     const leaf = this.leaves[this.leaves.length - 1];
     return leaf?.items[leaf.items.length - 1];
   }
@@ -402,14 +433,17 @@ export class ExtentMap<T> {
   clear(): void {
     this.leaves = [];
     this.leafKeys = [];
+    this.solo = null;
     this.count = 0;
   }
 
   *[Symbol.iterator](): IterableIterator<Extent<T>> {
+    if (this.solo !== null) yield this.solo;
     for (const leaf of this.leaves) yield* leaf.items;
   }
 
   values(): readonly Extent<T>[] {
+    if (this.solo !== null) return [this.solo];
     const out: Extent<T>[] = [];
     for (const leaf of this.leaves) for (const e of leaf.items) out.push(e);
     return out;
