@@ -62,7 +62,13 @@ export class IoptPages {
   readonly writable: boolean;
   readonly accountMode: AccountMode;
   readonly source: PinSource;
-  private readonly holders = new Map<object, IovaRange>();
+  /**
+   * The holders and their page ranges. Nearly every pages has one holder (its area), kept inline in
+   * `holder`/`holderRange`; a Map is made only for a second one (COPY, access pins, area splits).
+   */
+  private holder: object | null = null;
+  private holderRange: IovaRange | null = null;
+  private moreHolders: Map<object, IovaRange> | null = null;
   /** Union of the holders' page-index ranges (normalised). */
   private pinnedRanges: IovaRange[] = [];
   /** Resolved backing of pinned pages, keyed by byte offset within the pages. */
@@ -76,6 +82,45 @@ export class IoptPages {
     this.writable = writable;
     this.accountMode = accountMode;
     this.source = source;
+  }
+
+  private hasHolder(h: object): boolean {
+    return this.holder === h || (this.moreHolders !== null && this.moreHolders.has(h));
+  }
+
+  private setHolder(h: object, range: IovaRange): void {
+    if (this.holder === null || this.holder === h) {
+      this.holder = h;
+      this.holderRange = range;
+    } else (this.moreHolders ??= new Map()).set(h, range);
+  }
+
+  private deleteHolder(h: object): boolean {
+    if (this.holder === h) {
+      this.holder = null;
+      this.holderRange = null;
+      const more = this.moreHolders;
+      if (more !== null) {
+        // Promote one of the others to the inline slot.
+        for (const [k, v] of more) {
+          more.delete(k);
+          this.holder = k;
+          this.holderRange = v;
+          break;
+        }
+        if (more.size === 0) this.moreHolders = null;
+      }
+      return true;
+    }
+    if (this.moreHolders === null || !this.moreHolders.delete(h)) return false;
+    if (this.moreHolders.size === 0) this.moreHolders = null;
+    return true;
+  }
+
+  private holderRanges(): IovaRange[] {
+    const out: IovaRange[] = this.holderRange === null ? [] : [this.holderRange];
+    if (this.moreHolders !== null) for (const r of this.moreHolders.values()) out.push(r);
+    return out;
   }
 
   get pinnedPages(): bigint {
@@ -102,9 +147,10 @@ export class IoptPages {
    * (ENOMEM), then publish. A holder pins one range at a time (an already-held holder is a no-op).
    */
   pin(holder: object, range: IovaRange, op: string): void {
-    if (this.holders.has(holder)) return;
+    if (this.hasHolder(holder)) return;
     if (shouldFail("pages.pin")) fail("ENOMEM", op, "injected: pin allocation");
-    const next = normalize([...this.holders.values(), range]);
+    // (No holder means no other holder either: deleteHolder refills the inline slot first.)
+    const next = this.holder === null ? [range] : normalize([...this.holderRanges(), range]);
     const added = subtract(next, this.pinnedRanges);
     const resolved: { start: bigint; last: bigint; value: Resolved }[] = [];
     for (const r of added) {
@@ -129,15 +175,20 @@ export class IoptPages {
     // publish
     for (const e of resolved)
       this.backing.insert(e.start, e.last, { object: e.value.object, objectOffset: e.value.objectOffset });
-    this.holders.set(holder, range);
+    this.setHolder(holder, range);
     this.pinnedRanges = next;
     this.charged += delta;
   }
 
   /** Drop `holder`'s pin; pages nobody else holds are unpinned and uncharged. Never fails. */
   unpin(holder: object): void {
-    if (!this.holders.delete(holder)) return;
-    const next = normalize([...this.holders.values()]);
+    if (!this.deleteHolder(holder)) return;
+    const next =
+      this.holderRange === null
+        ? []
+        : this.moreHolders === null
+          ? [this.holderRange]
+          : normalize(this.holderRanges());
     const released = subtract(this.pinnedRanges, next);
     this.pinnedRanges = next;
     this.release(released);
@@ -145,12 +196,12 @@ export class IoptPages {
 
   /** Move a holder's pin to new holders without changing the pinned set (area split). */
   rehold(from: object, to: readonly { holder: object; range: IovaRange }[]): void {
-    if (!this.holders.delete(from)) return;
-    for (const t of to) this.holders.set(t.holder, t.range);
+    if (!this.deleteHolder(from)) return;
+    for (const t of to) this.setHolder(t.holder, t.range);
   }
 
   holds(holder: object): boolean {
-    return this.holders.has(holder);
+    return this.hasHolder(holder);
   }
 
   private release(ranges: readonly IovaRange[]): void {
