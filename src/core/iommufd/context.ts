@@ -22,7 +22,7 @@ import { fail, IoasError } from "../errno.js";
 import { shouldFail } from "../fault.js";
 import { subtract, type IovaRange } from "../ranges.js";
 import type { Host, IommuUnit, PciDevice } from "../topology/types.js";
-import { PAGE_SIZE, U64_MAX, ULONG_MAX } from "../u64.js";
+import { PAGE_SIZE, U64_MAX, ULONG_MAX, smallBigint } from "../u64.js";
 import {
   IoPagetable,
   type Area,
@@ -401,9 +401,11 @@ export class IommufdContext {
     if (length === 0n || length > ULONG_MAX - PAGE_SIZE) fail("EINVAL", op, "bad length");
     if (userVa + length > U64_MAX) fail("EOVERFLOW", op, "user VA range wraps");
     if (shouldFail("iopt.pages_alloc")) fail("ENOMEM", op, "injected: pages allocation");
-    const uptr = userVa - (userVa % PAGE_SIZE);
-    const startByte = userVa - uptr;
-    const npages = (startByte + length + PAGE_SIZE - 1n) / PAGE_SIZE;
+    // Page-aligned VAs (the common case) share the caller's bigint; small counts share a constant.
+    const inPage = userVa % PAGE_SIZE;
+    const uptr = inPage === 0n ? userVa : userVa - inPage;
+    const startByte = smallBigint(inPage);
+    const npages = smallBigint((startByte + length + PAGE_SIZE - 1n) / PAGE_SIZE);
     const pages = new IoptPages(uptr, npages, req.write, this.pinSourceMode(source), source);
     return ioas.iopt.mapPages(
       [{ pages, startByte, length }],

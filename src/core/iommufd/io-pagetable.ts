@@ -358,7 +358,7 @@ export class IoPagetable {
     try {
       const segs = area.pages.segments(area.startByte, area.length);
       for (const d of this.domains) {
-        d.map(area.iova, segs, area.read, area.write);
+        d.map(area.iova, segs, area.read, area.write, area.last);
         done.push(d);
       }
     } catch (e) {

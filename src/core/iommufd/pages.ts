@@ -23,7 +23,7 @@ import { fail } from "../errno.js";
 import { ExtentMap } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
 import { normalize, subtract, totalLength, type IovaRange } from "../ranges.js";
-import { PAGE_SIZE } from "../u64.js";
+import { PAGE_SIZE, smallBigint } from "../u64.js";
 import type { AddressSpace, MemoryObject } from "../../process/memory.js";
 
 /** Who maps: the process memory and the accounts/credentials captured when the pages are created. */
@@ -133,7 +133,10 @@ export class IoptPages {
 
   /** Page-index range covering bytes [startByte, startByte + length) of the pages. */
   static pageRange(startByte: bigint, length: bigint): IovaRange {
-    return { start: startByte / PAGE_SIZE, last: (startByte + length - 1n) / PAGE_SIZE };
+    return {
+      start: smallBigint(startByte / PAGE_SIZE),
+      last: smallBigint((startByte + length - 1n) / PAGE_SIZE),
+    };
   }
 
   private account(): LockedAccount | undefined {
@@ -154,7 +157,7 @@ export class IoptPages {
     const added = subtract(next, this.pinnedRanges);
     const resolved: { start: bigint; last: bigint; value: Resolved }[] = [];
     for (const r of added) {
-      let off = r.start * PAGE_SIZE;
+      let off = smallBigint(r.start * PAGE_SIZE);
       const segs = this.source.memory.resolve(
         this.uptr + off,
         (r.last - r.start + 1n) * PAGE_SIZE,
@@ -177,7 +180,7 @@ export class IoptPages {
       this.backing.insert(e.start, e.last, { object: e.value.object, objectOffset: e.value.objectOffset });
     this.setHolder(holder, range);
     this.pinnedRanges = next;
-    this.charged += delta;
+    this.charged = smallBigint(this.charged + delta);
   }
 
   /** Drop `holder`'s pin; pages nobody else holds are unpinned and uncharged. Never fails. */
@@ -223,7 +226,7 @@ export class IoptPages {
     if (pages === 0n) return;
     const account = this.account();
     if (account) unchargePages(account, pages);
-    this.charged -= pages;
+    this.charged = smallBigint(this.charged - pages);
   }
 
   /** Backing of bytes [startByte, startByte + length) — every byte must be pinned. */
