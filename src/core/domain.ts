@@ -6,7 +6,7 @@
  * 1 TiB map is one extent. Dirty bits exist only for pages a device actually wrote.
  */
 
-import { ExtentMap } from "./extent-map.js";
+import { ExtentMap, type Extent } from "./extent-map.js";
 import { Iotlb } from "./dma/iotlb.js";
 import { fail } from "./errno.js";
 import { shouldFail } from "./fault.js";
@@ -21,6 +21,37 @@ export interface Translation {
   readonly objectOffset: bigint;
   readonly read: boolean;
   readonly write: boolean;
+}
+
+/**
+ * One entry of a domain's table: the extent and its translation in one object (it is its own
+ * `value`), so a mapping costs one object per domain, not an extent wrapper plus a translation.
+ */
+export class TranslationExtent implements Extent<Translation>, Translation {
+  readonly start: bigint;
+  readonly last: bigint;
+  readonly object: MemoryObject;
+  readonly objectOffset: bigint;
+  readonly read: boolean;
+  readonly write: boolean;
+  constructor(
+    start: bigint,
+    last: bigint,
+    object: MemoryObject,
+    objectOffset: bigint,
+    read: boolean,
+    write: boolean,
+  ) {
+    this.start = start;
+    this.last = last;
+    this.object = object;
+    this.objectOffset = objectOffset;
+    this.read = read;
+    this.write = write;
+  }
+  get value(): Translation {
+    return this;
+  }
 }
 
 /** A slice of pinned memory to map at consecutive IOVAs. */
@@ -96,20 +127,17 @@ export class IommuDomain {
     if (segments.length === 1) {
       // One extent: insert() itself checks for an overlap (one search instead of two).
       const s = segments[0]!;
-      const t: Translation = { object: s.object, objectOffset: s.objectOffset, read, write };
-      if (!this.table.tryInsert(iova, last, t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
+      const t = new TranslationExtent(iova, last, s.object, s.objectOffset, read, write);
+      if (!this.table.insertExtent(t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
       return;
     }
     if (this.table.hasOverlap(iova, last)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
     let cur = iova;
     for (const s of segments) {
       if (s.length === 0n) continue;
-      this.table.insert(cur, cur + s.length - 1n, {
-        object: s.object,
-        objectOffset: s.objectOffset,
-        read,
-        write,
-      });
+      this.table.insertExtent(
+        new TranslationExtent(cur, cur + s.length - 1n, s.object, s.objectOffset, read, write),
+      );
       cur += s.length;
     }
   }
@@ -121,12 +149,15 @@ export class IommuDomain {
     let removed = 0n;
     for (const e of this.table.overlapping(start, last)) {
       this.table.remove(e.start);
+      const v = e.value;
       if (e.start < start) {
-        this.table.insert(e.start, start - 1n, e.value);
+        this.table.insertExtent(
+          new TranslationExtent(e.start, start - 1n, v.object, v.objectOffset, v.read, v.write),
+        );
       }
       if (e.last > last) {
-        const shift = last + 1n - e.start;
-        this.table.insert(last + 1n, e.last, { ...e.value, objectOffset: e.value.objectOffset + shift });
+        const offset = v.objectOffset + (last + 1n - e.start);
+        this.table.insertExtent(new TranslationExtent(last + 1n, e.last, v.object, offset, v.read, v.write));
       }
       const s = e.start > start ? e.start : start;
       const l = e.last < last ? e.last : last;

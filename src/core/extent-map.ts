@@ -196,11 +196,28 @@ export class ExtentMap<T> {
   tryInsert(start: bigint, last: bigint, value: T): Extent<T> | undefined {
     if (start > last) throw new RangeError("extent start > last");
     const e: Extent<T> = { start, last, value };
+    return this.place(e) ? e : undefined;
+  }
+
+  /**
+   * Insert `e` itself (no wrapper object) unless it overlaps an extent already there (then false,
+   * nothing changed). For callers whose records already carry `start`/`last` and can be their own
+   * `value` (a vfio_dma, a domain translation): one object per entry instead of two. `e.start` and
+   * `e.last` must not change while it is in the map.
+   */
+  insertExtent(e: Extent<T>): boolean {
+    if (e.start > e.last) throw new RangeError("extent start > last");
+    return this.place(e);
+  }
+
+  private place(e: Extent<T>): boolean {
+    const start = e.start;
+    const last = e.last;
     if (this.count === 0) {
       // (No leaves remain when the map is empty: an emptied leaf is dropped.)
       this.solo = e;
       this.count = 1;
-      return e;
+      return true;
     }
     const xs = Number(start);
     const xl = Number(last);
@@ -208,7 +225,7 @@ export class ExtentMap<T> {
     const found = this.floor(start);
     const li = found ? this.cl : 0;
     const i = found ? this.ci + 1 : 0;
-    if (this.clashesAtCursor(found, start, last)) return undefined;
+    if (this.clashesAtCursor(found, start, last)) return false;
     const leaf = this.leaves[li]!;
     leaf.reserve(this.leafSize);
     const n = leaf.items.length;
@@ -223,7 +240,7 @@ export class ExtentMap<T> {
     leaf.maxGap = NaN;
     this.count++;
     if (leaf.items.length === this.leafSize) this.split(li);
-    return e;
+    return true;
   }
 
   /**

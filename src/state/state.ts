@@ -24,7 +24,7 @@ import { PciFunction } from "../core/devices/pci-function.js";
 import { RateLimit } from "../core/dma/fault-report.js";
 import { HOST_MSI_DOORBELL, MsiDoorbell } from "../core/dma/doorbell.js";
 import { Iotlb } from "../core/dma/iotlb.js";
-import { IommuDomain, reserveDomainIds } from "../core/domain.js";
+import { IommuDomain, reserveDomainIds, TranslationExtent } from "../core/domain.js";
 import {
   AccessObject,
   DeviceObject,
@@ -95,6 +95,7 @@ export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...arg
   ["Type1Iommu", Type1Iommu],
   ["Type1Domain", Type1Domain],
   ["VfioDma", VfioDma],
+  ["TranslationExtent", TranslationExtent],
   ["ContainerFile", ContainerFile],
   ["GroupFile", GroupFile],
   ["GroupDeviceFile", GroupDeviceFile],

@@ -62,10 +62,12 @@ interface DirtyBitmap {
   readonly pages: Set<bigint>;
 }
 
-/** One `vfio_dma`. */
-export class VfioDma {
+/** One `vfio_dma`; it is its own entry (start = iova, value = itself) in the dma tree. */
+export class VfioDma implements Extent<VfioDma> {
   readonly iova: bigint;
   readonly size: bigint;
+  /** iova + size - 1. */
+  readonly last: bigint;
   vaddr: bigint;
   readonly read: boolean;
   readonly write: boolean;
@@ -82,6 +84,7 @@ export class VfioDma {
   constructor(iova: bigint, size: bigint, vaddr: bigint, read: boolean, write: boolean, task: DmaTask) {
     this.iova = iova;
     this.size = size;
+    this.last = iova + size - 1n;
     this.vaddr = vaddr;
     this.read = read;
     this.write = write;
@@ -89,8 +92,12 @@ export class VfioDma {
     this.lockCap = task.credentials.capIpcLock;
   }
 
-  get last(): bigint {
-    return this.iova + this.size - 1n;
+  get start(): bigint {
+    return this.iova;
+  }
+
+  get value(): VfioDma {
+    return this;
   }
 
   /** Pinned and mapped into the domains (`dma->iommu_mapped`). */
@@ -621,8 +628,7 @@ export class Type1Iommu {
     if (shouldFail("type1.dma_alloc")) fail("ENOMEM", op, "injected");
 
     const dma = new VfioDma(iova, size, vaddr, req.read, req.write, task);
-    const last = iova + size - 1n;
-    if (this.domains.length > 0) this.pinMapDma(dma, last);
+    if (this.domains.length > 0) this.pinMapDma(dma, dma.last);
     if (this.dirtyTracking) {
       if (shouldFail("type1.bitmap_alloc")) {
         this.unmapUnpin(dma);
@@ -630,7 +636,7 @@ export class Type1Iommu {
       }
       dma.bitmap = { all: false, pages: new Set() };
     }
-    this.dmas.insert(iova, last, dma);
+    if (!this.dmas.insertExtent(dma)) throw new Error("vfio_dma overlaps another (engine bug)");
     this.dmaAvail--;
   }
 
