@@ -109,45 +109,80 @@ function readScalarSlow(bytes: Uint8Array, type: ScalarType, at: number): number
   return Number(v);
 }
 
+/** 2^32 and 2^53 as numbers, and the largest hi word a u64 can have and still be an exact double. */
+const TWO_32 = 4294967296;
+const HI_EXACT = 0x200000;
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+function readU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
 /**
- * Read one little-endian scalar. Fields inside the buffer go through a DataView (one BigInt for a
- * u64, none otherwise); bytes past the end read as zero (extensible struct, short user copy).
+ * Read one little-endian scalar. Fields inside the buffer are assembled from bytes: no DataView,
+ * because `bytes.buffer` on a small (on-heap) Uint8Array makes V8 materialise an ArrayBuffer, which
+ * cost more than the whole decode. A u64 below 2^53 is one BigInt(number), otherwise two words.
+ * Bytes past the end read as zero (extensible struct, short user copy).
  */
-function readScalar(bytes: Uint8Array, type: ScalarType, at: number, dv?: DataView): number | bigint {
+function readScalar(bytes: Uint8Array, type: ScalarType, at: number): number | bigint {
   const n = SCALAR_SIZE[type];
   if (at < 0 || at + n > bytes.length) return readScalarSlow(bytes, type, at);
-  const view = dv ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (type) {
     case "u8":
       return bytes[at]!;
     case "u16":
-      return view.getUint16(at, true);
+      return bytes[at]! | (bytes[at + 1]! << 8);
     case "u32":
-      return view.getUint32(at, true);
+      return readU32(bytes, at);
     case "s32":
-      return view.getInt32(at, true);
-    case "u64":
-      return view.getBigUint64(at, true);
+      return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
+    case "u64": {
+      const lo = readU32(bytes, at);
+      const hi = readU32(bytes, at + 4);
+      return hi < HI_EXACT ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    }
   }
 }
 
-const LIMIT: Record<Exclude<ScalarType, "u64" | "s32">, number> = { u8: 2 ** 8, u16: 2 ** 16, u32: 2 ** 32 };
+function writeU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = (v >>> 24) & 0xff;
+}
 
+const LIMIT: Record<Exclude<ScalarType, "u64" | "s32">, number> = { u8: 2 ** 8, u16: 2 ** 16, u32: 2 ** 32 };
+const U64_LIMIT = 1n << 64n;
+const S32_MIN = -(1n << 31n);
+const U32_LIMIT = 1n << 32n;
+
+/**
+ * Write one scalar. `struct`/`field` name it in a RangeError (the message is only built when the
+ * value does not fit: encoding is on every ioctl argument's path).
+ */
 function writeScalar(
   buf: Uint8Array,
   type: ScalarType,
   at: number,
   value: number | bigint,
-  where: string,
-  dv?: DataView,
+  struct: string,
+  field: string,
 ): void {
   const n = SCALAR_SIZE[type];
-  if (typeof value === "number" && !Number.isInteger(value)) throw new RangeError(`${where}: not an integer`);
+  if (typeof value === "number" && !Number.isInteger(value))
+    throw new RangeError(`${struct}.${field}: not an integer`);
   if (type === "u64") {
     const v = typeof value === "bigint" ? value : BigInt(value);
-    if (v < 0n || v >= 1n << 64n) throw new RangeError(`${where}: ${value} does not fit ${type}`);
+    if (v < 0n || v >= U64_LIMIT) throw new RangeError(`${struct}.${field}: ${value} does not fit ${type}`);
     if (at >= 0 && at + 8 <= buf.length) {
-      (dv ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength)).setBigUint64(at, v, true);
+      if (v <= MAX_EXACT) {
+        const x = Number(v);
+        writeU32(buf, at, x >>> 0);
+        writeU32(buf, at + 4, Math.floor(x / TWO_32));
+      } else {
+        writeU32(buf, at, Number(v & 0xffffffffn));
+        writeU32(buf, at + 4, Number(v >> 32n));
+      }
       return;
     }
     let rest = v;
@@ -160,17 +195,26 @@ function writeScalar(
   // Narrow fields: plain numbers (a bigint argument is range-checked first, then converted).
   let v: number;
   if (typeof value === "bigint") {
-    const lo = type === "s32" ? -(1n << 31n) : 0n;
-    const hi = type === "s32" ? 1n << 32n : BigInt(LIMIT[type]);
-    if (value < lo || value >= hi) throw new RangeError(`${where}: ${value} does not fit ${type}`);
+    const lo = type === "s32" ? S32_MIN : 0n;
+    const hi = type === "s32" ? U32_LIMIT : BigInt(LIMIT[type]);
+    if (value < lo || value >= hi) throw new RangeError(`${struct}.${field}: ${value} does not fit ${type}`);
     v = Number(value);
   } else {
     v = value;
     const lo = type === "s32" ? -(2 ** 31) : 0;
     const hi = type === "s32" ? 2 ** 32 : LIMIT[type];
-    if (v < lo || v >= hi) throw new RangeError(`${where}: ${value} does not fit ${type}`);
+    if (v < lo || v >= hi) throw new RangeError(`${struct}.${field}: ${value} does not fit ${type}`);
   }
   if (v < 0) v += 2 ** 32; // s32: two's complement
+  if (at >= 0 && at + n <= buf.length) {
+    // Whole field inside the buffer: one store (v is an unsigned value below 2^(8n) here).
+    if (n === 1) buf[at] = v;
+    else if (n === 2) {
+      buf[at] = v & 0xff;
+      buf[at + 1] = v >>> 8;
+    } else writeU32(buf, at, v);
+    return;
+  }
   for (let i = 0; i < n; i++) {
     if (at + i < buf.length && at + i >= 0) buf[at + i] = v & 0xff;
     v = Math.floor(v / 256);
@@ -212,16 +256,22 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
     minSize = l.offset + l.size;
   }
   const scalars = layout.filter((f) => !f.type.startsWith("pad"));
+  // Decode plan: parallel arrays (name, type, offset, size) of the value-carrying fields.
+  const sNames = scalars.map((f) => f.name);
+  const sTypes = scalars.map((f) => f.type as ScalarType);
+  const sOffsets = scalars.map((f) => f.offset);
+  const sSizes = scalars.map((f) => f.size);
+  const nScalars = scalars.length;
+  const isPad = new Set(layout.filter((f) => f.type.startsWith("pad")).map((f) => f.name));
 
   const encodeInto = (buf: Uint8Array, values: StructInput<F>, base = 0): void => {
     const vals = values as Readonly<Record<string, number | bigint | undefined>>;
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (const key of Object.keys(vals)) {
       const v = vals[key];
       if (v === undefined) continue;
       const l = field(key);
-      if (l.type.startsWith("pad")) throw new RangeError(`${name}.${key} is padding`);
-      writeScalar(buf, l.type as ScalarType, base + l.offset, v, `${name}.${key}`, dv);
+      if (isPad.has(key)) throw new RangeError(`${name}.${key} is padding`);
+      writeScalar(buf, l.type as ScalarType, base + l.offset, v, name, key);
     }
   };
 
@@ -235,8 +285,15 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
     sizeOf: (f) => field(f).size,
     decode(bytes, base = 0) {
       const out: Record<string, number | bigint> = {};
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (const l of scalars) out[l.name] = readScalar(bytes, l.type as ScalarType, base + l.offset, dv);
+      const len = bytes.length;
+      for (let i = 0; i < nScalars; i++) {
+        const at = base + sOffsets[i]!;
+        const type = sTypes[i]!;
+        out[sNames[i]!] =
+          at >= 0 && at + sSizes[i]! <= len && type === "u32"
+            ? readU32(bytes, at)
+            : readScalar(bytes, type, at);
+      }
       return out as StructValues<F>;
     },
     encode(values, outSize = size) {
