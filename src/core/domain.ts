@@ -147,8 +147,7 @@ export class IommuDomain {
     // The kernel flushes the IOTLB for every unmapped range before the pages are released.
     this.iotlb.invalidate(start / PAGE_SIZE, last / PAGE_SIZE);
     let removed = 0n;
-    for (const e of this.table.overlapping(start, last)) {
-      this.table.remove(e.start);
+    for (const e of this.table.removeOverlapping(start, last)) {
       const v = e.value;
       if (e.start < start) {
         this.table.insertExtent(

@@ -363,6 +363,38 @@ export class ExtentMap<T> {
     return out;
   }
 
+  /** Remove every extent intersecting [start, last] (whole, never split); returns them ascending. */
+  removeOverlapping(start: bigint, last: bigint): Extent<T>[] {
+    const solo = this.solo;
+    if (solo !== null) {
+      if (solo.start > last || solo.last < start) return [];
+      this.solo = null;
+      this.count = 0;
+      return [solo];
+    }
+    if (!this.firstEndingAtOrAfter(start)) return [];
+    const out: Extent<T>[] = [];
+    const leaves = this.leaves;
+    let li = this.cl;
+    let i = this.ci;
+    while (li < leaves.length) {
+      const items = leaves[li]!.items;
+      if (i >= items.length) {
+        li++;
+        i = 0;
+        continue;
+      }
+      const e = items[i]!;
+      if (e.start > last) break;
+      out.push(e);
+      const n = leaves.length;
+      this.removeAt(li, i);
+      // An emptied leaf is dropped: the next leaf moved to li. Otherwise i is the next entry.
+      if (leaves.length < n) i = 0;
+    }
+    return out;
+  }
+
   /** First extent intersecting [start, last], or undefined. */
   firstOverlapping(start: bigint, last: bigint): Extent<T> | undefined {
     if (!this.firstEndingAtOrAfter(start)) return undefined;

@@ -112,4 +112,34 @@ describe("ExtentMap", () => {
       { numRuns: 300 },
     );
   });
+
+  it("removeOverlapping = overlapping + remove; insertExtent keeps the caller's object; one extent stays inline", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 400 }), { maxLength: 120 }),
+        fc.integer({ min: 0, max: 4000 }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.integer({ min: 4, max: 9 }),
+        (slots, a, len, leafSize) => {
+          const m = new ExtentMap<number>({ leafSize });
+          const ref = new ExtentMap<number>({ leafSize });
+          for (const s of slots) {
+            const e = { start: BigInt(s * 10), last: BigInt(s * 10 + 4), value: s };
+            expect(m.insertExtent(e)).toBe(true);
+            expect(m.insertExtent({ start: e.start + 1n, last: e.start + 1n, value: -1 })).toBe(false);
+            expect(m.get(e.start)).toBe(e);
+            ref.insert(e.start, e.last, s);
+          }
+          const want = ref.overlapping(BigInt(a), BigInt(a + len)).map((e) => e.value);
+          for (const v of want) ref.remove(BigInt(v * 10));
+          expect(m.removeOverlapping(BigInt(a), BigInt(a + len)).map((e) => e.value)).toEqual(want);
+          expect(m.values().map((e) => e.value)).toEqual(ref.values().map((e) => e.value));
+          expect(m.size).toBe(ref.size);
+          expect(m.first()?.value).toBe(ref.first()?.value);
+          expect(m.last()?.value).toBe(ref.last()?.value);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -714,23 +714,32 @@ export class Type1Iommu {
     if (req.bitmap && (!this.dirtyTracking || req.bitmap.pgsize !== pgsize)) {
       fail("EINVAL", op, "dirty bitmap needs tracking on and the smallest page size");
     }
-    if (this.v2 && !all) {
-      const head = this.findDma(iova, 1n);
-      if (head && head.iova !== iova) fail("EINVAL", op, "v2: the range starts inside a mapping");
-      const tail = this.findDma(iova + size - 1n, 0n);
-      if (tail && tail.iova + tail.size !== iova + size)
-        fail("EINVAL", op, "v2: the range ends inside a mapping");
-    }
-
-    // The walk: mappings starting inside [iova, iova+size), ascending.
     // The walk compares against `iova + size` in u64 arithmetic: a range ending exactly at 2^64
     // wraps to 0 and finds nothing (`vfio_find_dma_first_node`), which the vectors confirm.
     const end = (iova + size) & U64_MAX;
-    const hits: VfioDma[] = [];
-    for (const e of end === 0n ? [] : this.dmas.overlapping(iova, end - 1n)) {
-      const dma = e.value;
-      if (!this.v2 && iova > dma.iova) break; // v1: a request starting inside a mapping stops here
-      hits.push(dma);
+    let hits: VfioDma[] | null = null;
+    if (this.v2 && !all) {
+      const head = this.findDma(iova, 1n);
+      if (head && head.iova !== iova) fail("EINVAL", op, "v2: the range starts inside a mapping");
+      if (head && end !== 0n && head.last === iova + size - 1n) {
+        // Exactly one mapping, exactly the range (the common unmap): it is also the tail, and the
+        // walk would find it alone.
+        hits = [head];
+      } else {
+        const tail = this.findDma(iova + size - 1n, 0n);
+        if (tail && tail.iova + tail.size !== iova + size)
+          fail("EINVAL", op, "v2: the range ends inside a mapping");
+      }
+    }
+
+    // The walk: mappings starting inside [iova, iova+size), ascending.
+    if (hits === null) {
+      hits = [];
+      for (const e of end === 0n ? [] : this.dmas.overlapping(iova, end - 1n)) {
+        const dma = e.value;
+        if (!this.v2 && iova > dma.iova) break; // v1: a request starting inside a mapping stops here
+        hits.push(dma);
+      }
     }
 
     if (invalidate) {
