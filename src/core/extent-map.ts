@@ -75,10 +75,17 @@ function innerMaxGap(keys: Float64Array, lasts: Float64Array, n: number): number
   return max;
 }
 
+/**
+ * The leaf arrays of a map that never had two extents: shared (frozen: an empty map never pushes a
+ * leaf — its first extent goes to `solo`, `unsolo` makes fresh arrays), saving two arrays per map.
+ */
+const NO_LEAVES: readonly Leaf<never>[] = Object.freeze([]);
+const NO_KEYS: readonly number[] = Object.freeze([]);
+
 export class ExtentMap<T> {
-  private leaves: Leaf<T>[] = [];
+  private leaves = NO_LEAVES as unknown as Leaf<T>[];
   /** First approximate key of each leaf (parallel to `leaves`). */
-  private leafKeys: number[] = [];
+  private leafKeys = NO_KEYS as unknown as number[];
   private count = 0;
   /** Entries per leaf before it splits (small values only make sense in tests). */
   private readonly leafSize: number;

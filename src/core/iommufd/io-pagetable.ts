@@ -20,7 +20,7 @@
 
 import type { IommuDomain } from "../domain.js";
 import { fail, IoasError } from "../errno.js";
-import { ExtentMap } from "../extent-map.js";
+import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
 import { complement, normalize, type IovaRange } from "../ranges.js";
 import { PAGE_SIZE, ULONG_MAX, alignUp, lowestSetBit, roundUpPowerOfTwo } from "../u64.js";
@@ -42,7 +42,7 @@ export interface IoptAccess {
   notifyUnmap(iova: bigint, length: bigint): void;
 }
 
-export class Area {
+export class Area implements Extent<Area> {
   readonly iova: bigint;
   readonly last: bigint;
   readonly pages: IoptPages;
@@ -71,6 +71,15 @@ export class Area {
 
   get length(): bigint {
     return this.last - this.iova + 1n;
+  }
+
+  /** The area is its own entry in the area tree (no wrapper object). */
+  get start(): bigint {
+    return this.iova;
+  }
+
+  get value(): Area {
+    return this;
   }
 
   /** `area->page_offset`: the VA's offset within its CPU page. */
@@ -331,7 +340,7 @@ export class IoPagetable {
         const last = cur + s.length - 1n;
         if (last > ULONG_MAX) refuse("EOVERFLOW", op, "IOVA range wraps");
         const area = new Area(cur, last, s.pages, s.startByte, read, write);
-        this.areas.insert(cur, last, area);
+        if (!this.areas.insertExtent(area)) throw new Error("iopt: area overlaps another (engine bug)");
         inserted.push(area);
         cur = last + 1n;
       }
@@ -460,8 +469,8 @@ export class IoPagetable {
     const lhs = new Area(area.iova, iova, area.pages, area.startByte, area.read, area.write);
     const rhs = new Area(newStart, area.last, area.pages, area.startByteOf(newStart), area.read, area.write);
     this.areas.remove(area.iova);
-    this.areas.insert(lhs.iova, lhs.last, lhs);
-    this.areas.insert(rhs.iova, rhs.last, rhs);
+    this.areas.insertExtent(lhs);
+    this.areas.insertExtent(rhs);
     if (area.pages.holds(area))
       area.pages.rehold(area, [
         { holder: lhs, range: lhs.pageRange },

@@ -239,7 +239,7 @@ export class IoptPages {
       const segLast = e.last < last ? e.last : last;
       out.push({
         object: e.value.object,
-        objectOffset: e.value.objectOffset + (cur - e.start),
+        objectOffset: cur === e.start ? e.value.objectOffset : e.value.objectOffset + (cur - e.start),
         length: segLast - cur + 1n,
       });
       cur = segLast + 1n;
