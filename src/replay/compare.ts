@@ -27,10 +27,16 @@ export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
 
 /** Field-by-field differences of two `out` objects (union of their keys, record order first). */
 export function compareOut(want: JsonObject, got: JsonObject): Mismatch[] {
-  const keys = [...Object.keys(want), ...Object.keys(got).filter((k) => !(k in want))];
-  const out: Mismatch[] = [];
-  for (const k of keys)
+  return compareOutInto(want, got, []);
+}
+
+/** `compareOut`, appending to `out` (no key-union array is built). */
+export function compareOutInto(want: JsonObject, got: JsonObject, out: Mismatch[]): Mismatch[] {
+  for (const k of Object.keys(want))
     if (!jsonEqual(want[k], got[k])) out.push({ field: `out.${k}`, want: want[k], got: got[k] });
+  for (const k of Object.keys(got))
+    if (!(k in want) && !jsonEqual(want[k], got[k]))
+      out.push({ field: `out.${k}`, want: want[k], got: got[k] });
   return out;
 }
 

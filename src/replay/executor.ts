@@ -13,7 +13,7 @@ import type { Process, SyscallResult } from "../process/process.js";
 import { NotImplementedError } from "../uapi/file.js";
 import { createSystem, type Kernel } from "../uapi/system.js";
 import { ioctlOp, STACK_BASE, type ArgContext, type CallResult } from "./args/index.js";
-import { compareOut, type Mismatch } from "./compare.js";
+import { compareOutInto, type Mismatch } from "./compare.js";
 import { configWrite, eduDma, supportsRegionIo } from "./device-ops.js";
 import { hostFromRun } from "./host-from-run.js";
 import type { Trace } from "./loader.js";
@@ -75,8 +75,7 @@ function compareCall(rec: OpRecord, got: SyscallResult, out: JsonObject, retMode
   const retOk = retMode === "sign" ? rec.ret < 0 === got.ret < 0 : rec.ret === got.ret;
   if (!retOk) m.push({ field: "ret", want: rec.ret, got: got.ret });
   if (rec.errno !== got.errno) m.push({ field: "errno", want: rec.errno, got: got.errno });
-  m.push(...compareOut(rec.out, out));
-  return m;
+  return compareOutInto(rec.out, out, m);
 }
 
 function outcome(m: readonly Mismatch[]): Outcome {
@@ -92,6 +91,9 @@ export interface ReplayerState {
   readonly stackCursor: bigint;
 }
 
+/** Arguments up to this size are staged in an off-heap buffer before being written (see `stack`). */
+const STAGING_MAX = 64;
+
 /**
  * The `ArgContext` of the ioctl records: one per replayer, its process, fd and stack cursor set
  * before each build (a fresh object of five closures per record was a tenth of the replay).
@@ -101,6 +103,7 @@ class ReplayArgs implements ArgContext {
   fd = -1;
   /** Next free byte of the replayer stack (reset before every ioctl record). */
   cursor = 0n;
+  private readonly staging = new Uint8Array(new ArrayBuffer(STAGING_MAX));
 
   constructor(
     readonly kernel: Kernel,
@@ -124,7 +127,14 @@ class ReplayArgs implements ArgContext {
     const addr = STACK_BASE + this.cursor;
     const len = BigInt(bytes.length);
     if (this.cursor + len > STACK_SIZE) throw new ReplayError("argument larger than the replayer stack");
-    this.process.memory.write(addr, bytes);
+    // V8 keeps typed arrays of ≤ 64 bytes on its heap, and the memory write takes subarrays of them,
+    // which materialises an ArrayBuffer each time: small arguments are staged in an off-heap buffer.
+    let data = bytes;
+    if (bytes.length <= STAGING_MAX) {
+      this.staging.set(bytes);
+      data = this.staging.subarray(0, bytes.length);
+    }
+    this.process.memory.write(addr, data);
     // Keep each piece 16-byte aligned, like a compiler would.
     this.cursor += (len + 15n) & ~15n;
     return addr;
@@ -182,7 +192,7 @@ export class Replayer {
       return null;
     }
     const o = this.op(rec);
-    return {
+    const res: { -readonly [K in keyof RecordResult]: RecordResult[K] } = {
       seq: rec.seq,
       line: rec.line,
       section: rec.section,
@@ -191,8 +201,9 @@ export class Replayer {
       fd: rec.fd,
       status: o.status,
       mismatches: o.mismatches ?? [],
-      ...(o.reason !== undefined ? { reason: o.reason } : {}),
     };
+    if (o.reason !== undefined) res.reason = o.reason;
+    return res;
   }
 
   /** End of the trace: a section still open is ended (its process exits). */

@@ -54,10 +54,50 @@ export class RecordValueError extends Error {
   override readonly name = "RecordValueError";
 }
 
+/** Digit value of a char code for base 16 (0-9, a-f, A-F), or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * The value of a number string in the vectors' spellings (`0x` + hex digits, or decimal digits) when
+ * it has few enough digits to be exact as a double (≤ 13 hex, ≤ 15 decimal); -1 for anything else
+ * (longer, or not such a string: the callers then take the general path, with its error message).
+ */
+function smallNumber(v: string): number {
+  const n = v.length;
+  if (n > 2 && v.charCodeAt(0) === 48 && v.charCodeAt(1) === 120) {
+    if (n > 15) return -1;
+    let x = 0;
+    for (let i = 2; i < n; i++) {
+      const d = hexDigit(v.charCodeAt(i));
+      if (d < 0) return -1;
+      x = x * 16 + d;
+    }
+    return x;
+  }
+  if (n === 0 || n > 15) return -1;
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    x = x * 10 + (c - 48);
+  }
+  return x;
+}
+
 /** A hex-string (or integer) field as an unsigned bigint; missing → 0 (FORMAT.md §4.1: "not listed = 0"). */
 export function u64In(obj: JsonObject, key: string, dflt = 0n): bigint {
   const v = obj[key];
   if (v === undefined) return dflt;
+  if (typeof v === "string") {
+    // Parsed by hand (no regex, no string-to-BigInt) when the value is exact as a double.
+    const x = smallNumber(v);
+    if (x >= 0) return BigInt(x);
+  }
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
   if (typeof v === "string" && /^(0x[0-9a-fA-F]+|\d+)$/.test(v)) return BigInt(v);
   throw new RecordValueError(`field ${key}: not an unsigned number: ${JSON.stringify(v)}`);
@@ -65,9 +105,16 @@ export function u64In(obj: JsonObject, key: string, dflt = 0n): bigint {
 
 /** A field that must fit in a JS number (ids, counts, 32-bit values). */
 export function numIn(obj: JsonObject, key: string, dflt = 0): number {
-  const v = u64In(obj, key, BigInt(dflt));
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RecordValueError(`field ${key}: too large: ${v}`);
-  return Number(v);
+  const v = obj[key];
+  // Fast paths, same results as the general one below (which goes through a bigint).
+  if (typeof v === "string") {
+    const x = smallNumber(v);
+    if (x >= 0) return x;
+  } else if (typeof v === "number" && Number.isSafeInteger(v)) return v + 0;
+  else if (v === undefined && Number.isSafeInteger(dflt)) return dflt + 0;
+  const b = u64In(obj, key, BigInt(dflt));
+  if (b > BigInt(Number.MAX_SAFE_INTEGER)) throw new RecordValueError(`field ${key}: too large: ${b}`);
+  return Number(b);
 }
 
 export function strIn(obj: JsonObject, key: string): string {

@@ -46,6 +46,10 @@ const byValue = (request: number): IoctlOp => ({
   build: (_ctx, input) => ({ arg: u64In(input, "arg"), out: () => ({}) }),
 });
 
+/** GET_INFO's argument buffer: max(4096, argsz) bytes (FORMAT.md §4.2). */
+const INFO_BUFFER_SIZE = 4096;
+const infoBuffer = new Uint8Array(INFO_BUFFER_SIZE);
+
 /** Zero the bitmap the kernel will fill, as the program does before the call. */
 function zeroBitmap(ctx: ArgContext, input: JsonObject): { data: bigint; size: number } {
   const data = u64In(input, "bitmap.data");
@@ -211,7 +215,8 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
       // A max(4096, argsz)-byte buffer pre-filled with 0xa5, then argsz set.
       const argsz = numIn(input, "argsz");
       const size = Math.max(4096, argsz);
-      const buf = filled(size, PREFILL);
+      // The usual 4 KiB buffer is one module-level array re-filled per call (ctx.stack copies it).
+      const buf = size === INFO_BUFFER_SIZE ? infoBuffer.fill(PREFILL) : filled(size, PREFILL);
       vfioIommuType1Info.encodeInto(buf, { argsz });
       const addr = ctx.stack(buf);
       return {
