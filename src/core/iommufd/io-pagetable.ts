@@ -434,6 +434,8 @@ export class IoPagetable {
       this.unfillDomains(area);
       this.areas.remove(area.iova);
       unmapped += area.length;
+      // An area ending at `last` is the last one the range can hold: no search for a next one.
+      if (area.last === last) break;
     }
     if (unmapped === 0n)
       return { unmapped, error: new IoasError("ENOENT", op, "nothing mapped in the range") };
