@@ -27,11 +27,8 @@ function extentMap(): Target {
   const m = new ExtentMap<number>();
   return {
     impl: "ioas-extent-map",
-    map: (iova, last) => {
-      if (m.hasOverlap(iova, last)) return false;
-      m.insert(iova, last, 3);
-      return true;
-    },
+    // One search: tryInsert checks for an overlap at the insertion point (what the engines use).
+    map: (iova, last) => m.tryInsert(iova, last, 3) !== undefined,
     unmap: (iova) => m.remove(iova) !== undefined,
   };
 }
