@@ -125,10 +125,8 @@ export class IommuDomain {
     }
     const last = knownLast ?? iova + total - 1n;
     if (segments.length === 1) {
-      // One extent: insert() itself checks for an overlap (one search instead of two).
       const s = segments[0]!;
-      const t = new TranslationExtent(iova, last, s.object, s.objectOffset, read, write);
-      if (!this.table.insertExtent(t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
+      this.insertOne(iova, last, s.object, s.objectOffset, read, write);
       return;
     }
     if (this.table.hasOverlap(iova, last)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
@@ -140,6 +138,41 @@ export class IommuDomain {
       );
       cur += s.length;
     }
+  }
+
+  /**
+   * `map` of one backing run [iova, last] at `objectOffset` of `object` (no segment array). Same
+   * checks and errors as `map`.
+   */
+  mapOne(
+    iova: bigint,
+    last: bigint,
+    object: MemoryObject,
+    objectOffset: bigint,
+    read: boolean,
+    write: boolean,
+  ): void {
+    if (shouldFail("domain.map")) fail("ENOMEM", "iommu_map", "injected");
+    if (!read && !write) {
+      if (this.unit.kind === "intel-vtd" || this.unit.kind === "amd-vi") {
+        fail("EINVAL", "iommu_map", "neither read nor write permission");
+      }
+      if (this.unit.kind === "arm-smmu-v3") return;
+    }
+    this.insertOne(iova, last, object, objectOffset, read, write);
+  }
+
+  /** One extent: insertExtent() itself checks for an overlap (one search instead of two). */
+  private insertOne(
+    iova: bigint,
+    last: bigint,
+    object: MemoryObject,
+    objectOffset: bigint,
+    read: boolean,
+    write: boolean,
+  ): void {
+    const t = new TranslationExtent(iova, last, object, objectOffset, read, write);
+    if (!this.table.insertExtent(t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
   }
 
   /** iommu_unmap of [start, last]: removes every translation there (splitting extents); returns bytes. */

@@ -29,7 +29,12 @@ import type { HostParams, IommuUnit, ReservedRegion } from "../topology/types.js
 import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
-import { protAllowsRead, protAllowsWrite, type AddressSpace } from "../../process/memory.js";
+import {
+  protAllowsRead,
+  protAllowsWrite,
+  type AddressSpace,
+  type MemoryObject,
+} from "../../process/memory.js";
 
 /** `PAGE_MASK`: every page size from PAGE_SIZE up. */
 export const PAGE_MASK = U64_MAX & ~(PAGE_SIZE - 1n);
@@ -75,8 +80,13 @@ export class VfioDma implements Extent<VfioDma> {
   /** The task/mm charged for the pinned pages, and its CAP_IPC_LOCK at map (or owner-change) time. */
   task: DmaTask;
   lockCap: boolean;
-  /** Pinned backing, in IOVA order (null = not pinned: no domain). */
-  segments: BackingSegment[] | null = null;
+  /**
+   * Pinned backing. One run (nearly always) is kept inline — `pinObject` at `pinOffset` for the
+   * whole size — instead of an array and a segment object; several runs go to `pinRuns`.
+   */
+  private pinObject: MemoryObject | null = null;
+  private pinOffset = 0n;
+  private pinRuns: BackingSegment[] | null = null;
   /** Pages charged to `task.mm` (`dma->locked_vm`). */
   lockedPages = 0n;
   bitmap: DirtyBitmap | null = null;
@@ -100,9 +110,35 @@ export class VfioDma implements Extent<VfioDma> {
     return this;
   }
 
+  /** Pinned backing, in IOVA order (null = not pinned: no domain). */
+  get segments(): BackingSegment[] | null {
+    if (this.pinObject !== null)
+      return [{ object: this.pinObject, objectOffset: this.pinOffset, length: this.size }];
+    return this.pinRuns;
+  }
+
+  set segments(v: BackingSegment[] | null) {
+    if (v !== null && v.length === 1 && v[0]!.length === this.size) {
+      this.pinObject = v[0]!.object;
+      this.pinOffset = v[0]!.objectOffset;
+      this.pinRuns = null;
+    } else {
+      this.pinObject = null;
+      this.pinOffset = 0n;
+      this.pinRuns = v;
+    }
+  }
+
+  /** Map the pinned backing into `domain` (one run: no segment array). */
+  mapInto(domain: IommuDomain): void {
+    if (this.pinObject !== null) {
+      domain.mapOne(this.iova, this.last, this.pinObject, this.pinOffset, this.read, this.write);
+    } else domain.map(this.iova, this.pinRuns ?? [], this.read, this.write, this.last);
+  }
+
   /** Pinned and mapped into the domains (`dma->iommu_mapped`). */
   get iommuMapped(): boolean {
-    return this.segments !== null;
+    return this.pinObject !== null || this.pinRuns !== null;
   }
 }
 
@@ -435,7 +471,7 @@ export class Type1Iommu {
           this.pinDma(dma);
           pinned.push(dma);
         }
-        vd.domain.map(dma.iova, dma.segments ?? [], dma.read, dma.write);
+        dma.mapInto(vd.domain);
         mapped.push(dma);
       }
     } catch (e) {
@@ -628,7 +664,7 @@ export class Type1Iommu {
     if (shouldFail("type1.dma_alloc")) fail("ENOMEM", op, "injected");
 
     const dma = new VfioDma(iova, size, vaddr, req.read, req.write, task);
-    if (this.domains.length > 0) this.pinMapDma(dma, dma.last);
+    if (this.domains.length > 0) this.pinMapDma(dma);
     if (this.dirtyTracking) {
       if (shouldFail("type1.bitmap_alloc")) {
         this.unmapUnpin(dma);
@@ -641,12 +677,12 @@ export class Type1Iommu {
   }
 
   /** `vfio_pin_map_dma`: pin, then map into every domain in list order; all or nothing. */
-  private pinMapDma(dma: VfioDma, last: bigint): void {
+  private pinMapDma(dma: VfioDma): void {
     this.pinDma(dma);
     const done: Type1Domain[] = [];
     try {
       for (const vd of this.domains) {
-        vd.domain.map(dma.iova, dma.segments ?? [], dma.read, dma.write, last);
+        dma.mapInto(vd.domain);
         done.push(vd);
       }
     } catch (e) {
@@ -776,7 +812,7 @@ export class Type1Iommu {
   /** `vfio_unmap_unpin`: out of every domain, unpinned, uncharged. */
   private unmapUnpin(dma: VfioDma): void {
     for (const vd of this.domains) vd.domain.unmap(dma.iova, dma.last);
-    if (dma.segments !== null) this.unpinDma(dma);
+    if (dma.iommuMapped) this.unpinDma(dma);
   }
 
   private unmapAll(): void {
