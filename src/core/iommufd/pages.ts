@@ -154,7 +154,9 @@ export class IoptPages {
     if (shouldFail("pages.pin")) fail("ENOMEM", op, "injected: pin allocation");
     // (No holder means no other holder either: deleteHolder refills the inline slot first.)
     const next = this.holder === null ? [range] : normalize([...this.holderRanges(), range]);
-    const added = subtract(next, this.pinnedRanges);
+    // Nothing pinned yet (the first holder, nearly always): all of `range` is new.
+    const fresh = this.pinnedRanges.length === 0;
+    const added = fresh ? next : subtract(next, this.pinnedRanges);
     const resolved: { start: bigint; last: bigint; value: Resolved }[] = [];
     for (const r of added) {
       let off = smallBigint(r.start * PAGE_SIZE);
@@ -169,7 +171,7 @@ export class IoptPages {
         off += s.length;
       }
     }
-    const delta = totalLength(next) - totalLength(this.pinnedRanges);
+    const delta = fresh ? totalLength(next) : totalLength(next) - totalLength(this.pinnedRanges);
     const account = this.account();
     if (account && delta > 0n) {
       if (shouldFail("pages.account")) fail("ENOMEM", op, "injected: locked_vm charge");
