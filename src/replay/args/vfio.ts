@@ -49,6 +49,8 @@ const byValue = (request: number): IoctlOp => ({
 /** GET_INFO's argument buffer: max(4096, argsz) bytes (FORMAT.md §4.2). */
 const INFO_BUFFER_SIZE = 4096;
 const infoBuffer = new Uint8Array(INFO_BUFFER_SIZE);
+/** How much of it `out` reads first (see VFIO_IOMMU_GET_INFO). */
+const INFO_READ_PREFIX = 256;
 
 /** Zero the bitmap the kernel will fill, as the program does before the call. */
 function zeroBitmap(ctx: ArgContext, input: JsonObject): { data: bigint; size: number } {
@@ -65,11 +67,21 @@ function readBitmap(ctx: ArgContext, bm: { data: bigint; size: number }): string
 
 /** Decode the capability chain of a GET_INFO buffer, within its first `limit` bytes. */
 export function decodeInfoCaps(buf: Uint8Array, capOffset: number, limit: number): Json[] {
+  return decodeCaps(buf, capOffset, limit, false)!;
+}
+
+/**
+ * `decodeInfoCaps`; with `prefixOnly`, `buf` may be a prefix of the buffer (shorter than `limit`)
+ * and the result is null as soon as a field lies past it (the caller then reads the whole buffer).
+ */
+function decodeCaps(buf: Uint8Array, capOffset: number, limit: number, prefixOnly: boolean): Json[] | null {
+  const past = (at: number, size: number): boolean => prefixOnly && at + size > buf.length;
   const caps: Json[] = [];
   const seen = new Set<number>();
   let off = capOffset;
   while (off !== 0 && off + vfioInfoCapHeader.size <= limit && !seen.has(off)) {
     seen.add(off);
+    if (past(off, vfioInfoCapHeader.size)) return null;
     const h = vfioInfoCapHeader.decode(buf, off);
     const cap: Record<string, Json> = {
       offset: hx(off),
@@ -82,6 +94,7 @@ export function decodeInfoCaps(buf: Uint8Array, capOffset: number, limit: number
       h.id === N.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE &&
       off + vfioIommuType1InfoCapIovaRange.size <= limit
     ) {
+      if (past(off, vfioIommuType1InfoCapIovaRange.size)) return null;
       const c = vfioIommuType1InfoCapIovaRange.decode(buf, off);
       cap["nr_iovas"] = c.nr_iovas;
       cap["reserved"] = hx(c.reserved);
@@ -89,6 +102,7 @@ export function decodeInfoCaps(buf: Uint8Array, capOffset: number, limit: number
       for (let i = 0; i < c.nr_iovas; i++) {
         const at = off + vfioIommuType1InfoCapIovaRange.size + i * vfioIovaRange.size;
         if (at + vfioIovaRange.size > limit) break;
+        if (past(at, vfioIovaRange.size)) return null;
         const r = vfioIovaRange.decode(buf, at);
         ranges.push({ start: hx(r.start), end: hx(r.end) });
       }
@@ -97,11 +111,13 @@ export function decodeInfoCaps(buf: Uint8Array, capOffset: number, limit: number
       h.id === N.VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION &&
       off + vfioIommuType1InfoCapMigration.size <= limit
     ) {
+      if (past(off, vfioIommuType1InfoCapMigration.size)) return null;
       const c = vfioIommuType1InfoCapMigration.decode(buf, off);
       cap["flags"] = hx(c.flags);
       cap["pgsize_bitmap"] = hx(c.pgsize_bitmap);
       cap["max_dirty_bitmap_size"] = hx(c.max_dirty_bitmap_size);
     } else if (h.id === N.VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL && off + vfioIommuType1InfoDmaAvail.size <= limit) {
+      if (past(off, vfioIommuType1InfoDmaAvail.size)) return null;
       cap["avail"] = vfioIommuType1InfoDmaAvail.decode(buf, off).avail;
     }
     caps.push(cap);
@@ -222,7 +238,11 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
       return {
         arg: addr,
         out(res) {
-          const after = ctx.read(addr, size);
+          // Read a prefix (the header and, almost always, the whole capability chain); the whole
+          // buffer only when a capability lies past it.
+          const limit = Math.min(argsz, size);
+          const prefix = Math.max(vfioIommuType1Info.size, Math.min(limit, INFO_READ_PREFIX));
+          const after = ctx.read(addr, prefix);
           const v = vfioIommuType1Info.decode(after);
           const out: Record<string, Json> = {
             raw_header: bytesToHex(after.subarray(0, vfioIommuType1Info.size)),
@@ -238,7 +258,9 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
               v.cap_offset !== 0 &&
               v.cap_offset !== PREFILL_U32
             ) {
-              out["caps"] = decodeInfoCaps(after, v.cap_offset, Math.min(argsz, size));
+              out["caps"] =
+                decodeCaps(after, v.cap_offset, limit, true) ??
+                decodeInfoCaps(ctx.read(addr, size), v.cap_offset, limit);
             }
           }
           return out;
