@@ -54,6 +54,7 @@ export interface ReplayResult {
 
 /** The private region argument structs live in (never used by the traces). */
 export const STACK_SIZE = 1n << 20n;
+const STACK_SIZE_N = Number(STACK_SIZE);
 
 const MEMORY_OPS = new Set(["mmap", "munmap", "mprotect", "fill", "CHECK_MEMORY"]);
 
@@ -102,7 +103,7 @@ class ReplayArgs implements ArgContext {
   process!: Process;
   fd = -1;
   /** Next free byte of the replayer stack (reset before every ioctl record). */
-  cursor = 0n;
+  cursor = 0;
   private readonly staging = new Uint8Array(new ArrayBuffer(STAGING_MAX));
 
   constructor(
@@ -124,9 +125,11 @@ class ReplayArgs implements ArgContext {
   }
 
   stack(bytes: Uint8Array): bigint {
-    const addr = STACK_BASE + this.cursor;
-    const len = BigInt(bytes.length);
-    if (this.cursor + len > STACK_SIZE) throw new ReplayError("argument larger than the replayer stack");
+    // The cursor is a number (the stack is 1 MiB): one BigInt per argument at most.
+    const at = this.cursor;
+    const len = bytes.length;
+    if (at + len > STACK_SIZE_N) throw new ReplayError("argument larger than the replayer stack");
+    const addr = at === 0 ? STACK_BASE : STACK_BASE + BigInt(at);
     // V8 keeps typed arrays of ≤ 64 bytes on its heap, and the memory write takes subarrays of them,
     // which materialises an ArrayBuffer each time: small arguments are staged in an off-heap buffer.
     let data = bytes;
@@ -136,7 +139,7 @@ class ReplayArgs implements ArgContext {
     }
     this.process.memory.write(addr, data);
     // Keep each piece 16-byte aligned, like a compiler would.
-    this.cursor += (len + 15n) & ~15n;
+    this.cursor = at + Math.ceil(len / 16) * 16;
     return addr;
   }
 
@@ -170,7 +173,7 @@ export class Replayer {
       names: new Map(this.names),
       metaMmaps: [...this.metaMmaps],
       regions: new Map([...this.regions].map(([k, m]) => [k, new Map(m)])),
-      stackCursor: this.args.cursor,
+      stackCursor: BigInt(this.args.cursor),
     };
   }
 
@@ -181,7 +184,7 @@ export class Replayer {
     for (const [k, v] of state.names) r.names.set(k, v);
     r.metaMmaps.push(...state.metaMmaps);
     for (const [k, m] of state.regions) r.regions.set(k, new Map(m));
-    r.args.cursor = state.stackCursor;
+    r.args.cursor = Number(state.stackCursor);
     return r;
   }
 
@@ -360,7 +363,7 @@ export class Replayer {
     const ctx = this.args;
     ctx.process = p;
     ctx.fd = fd;
-    ctx.cursor = 0n;
+    ctx.cursor = 0;
     const built = op.build(ctx, rec.in, rec.out);
     const raw = p.ioctl(fd, op.request, built.arg);
     const res: CallResult = raw;
