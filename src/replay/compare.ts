@@ -13,13 +13,17 @@ export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
   if (a === undefined || b === undefined || a === null || b === null) return false;
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((x, i) => jsonEqual(x as Json, (b as readonly Json[])[i]));
+    const xs = a as readonly Json[];
+    const ys = b as readonly Json[];
+    for (let i = 0; i < xs.length; i++) if (!jsonEqual(xs[i], ys[i])) return false;
+    return true;
   }
   if (typeof a === "object" && typeof b === "object") {
+    // Every key of either side (no union Set: a's keys, then b's keys that a does not have).
     const ao = a as JsonObject;
     const bo = b as JsonObject;
-    const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
-    for (const k of keys) if (!jsonEqual(ao[k], bo[k])) return false;
+    for (const k of Object.keys(ao)) if (!jsonEqual(ao[k], bo[k])) return false;
+    for (const k of Object.keys(bo)) if (!Object.hasOwn(ao, k) && !jsonEqual(ao[k], bo[k])) return false;
     return true;
   }
   return false;
