@@ -235,9 +235,13 @@ export class ExtentMap<T> {
     if (this.clashesAtCursor(found, start, last)) return false;
     const leaf = this.leaves[li]!;
     leaf.reserve(this.leafSize);
-    const n = leaf.items.length;
-    leaf.items.splice(i, 0, e);
+    const items = leaf.items;
+    const n = items.length;
+    // Shift by hand: splice() would allocate the (empty) array of removed entries on every insert.
+    items.push(e);
     if (i < n) {
+      for (let j = n; j > i; j--) items[j] = items[j - 1]!;
+      items[i] = e;
       leaf.keys.copyWithin(i + 1, i, n);
       leaf.lasts.copyWithin(i + 1, i, n);
     }
@@ -292,8 +296,9 @@ export class ExtentMap<T> {
     const items = leaf.items;
     const e = items[i]!;
     const n = items.length;
-    if (i === n - 1) items.pop();
-    else items.splice(i, 1);
+    // Shift by hand, then pop: splice() would allocate the array of removed entries.
+    for (let j = i + 1; j < n; j++) items[j - 1] = items[j]!;
+    items.pop();
     if (i < n - 1) {
       leaf.keys.copyWithin(i, i + 1, n);
       leaf.lasts.copyWithin(i, i + 1, n);
