@@ -327,6 +327,27 @@ export class ExtentMap<T> {
     return this.removeAt(this.cl, this.ci);
   }
 
+  /**
+   * Remove `e` itself (the same object, found by `find`/`get`/`insertExtent`...); false when it is
+   * not in the map. When the cursor of the last search still rests on it — a lookup then a removal
+   * with no change in between, the unmap path — no second search is made.
+   */
+  removeExtent(e: Extent<T>): boolean {
+    if (this.solo !== null) {
+      if (this.solo !== e) return false;
+      this.solo = null;
+      this.count = 0;
+      return true;
+    }
+    if (this.ci >= 0 && this.leaves[this.cl]?.items[this.ci] === e) {
+      this.removeAt(this.cl, this.ci);
+      return true;
+    }
+    if (!this.floor(e.start) || this.cur() !== e) return false;
+    this.removeAt(this.cl, this.ci);
+    return true;
+  }
+
   /** Replace the value of the extent at `start` (same bounds). */
   update(start: bigint, value: T): void {
     if (!this.floor(start) || this.cur().start !== start) throw new RangeError("no extent at that start");

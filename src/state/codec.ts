@@ -21,7 +21,7 @@
  * object with a prototype, and any function that is not an anchor, refuses the save with its path.
  */
 
-import { ExtentMap } from "../core/extent-map.js";
+import { ExtentMap, type Extent } from "../core/extent-map.js";
 import { StateError } from "./errors.js";
 
 // ---- JSON shapes ----
@@ -425,20 +425,32 @@ export function decodeGraph(
         for (const v of nd.v) (o as Set<unknown>).add(value(v));
         return;
       case "extents":
-        for (const [s, l, v] of nd.v) {
-          const start = value(s);
-          const last = value(l);
-          if (typeof start !== "bigint" || typeof last !== "bigint" || start > last)
-            throw new StateError(`graph.nodes[${i}]: extent bounds must be bigints with start ≤ last`);
-          try {
-            (o as ExtentMap<unknown>).insert(start, last, value(v));
-          } catch {
-            throw new StateError(`graph.nodes[${i}]: overlapping extents`);
-          }
-        }
-        return;
+        return; // filled below, once every record has its fields
       case "bytes":
         return;
+    }
+  });
+  // Extent maps last: a record that is its own extent (its start/last are fields) must be complete
+  // before it is placed.
+  g.nodes.forEach((nd, i) => {
+    if (nd.k !== "extents") return;
+    const o = shells[i]!;
+    for (const [s, l, v] of nd.v) {
+      const start = value(s);
+      const last = value(l);
+      if (typeof start !== "bigint" || typeof last !== "bigint" || start > last)
+        throw new StateError(`graph.nodes[${i}]: extent bounds must be bigints with start ≤ last`);
+      const val = value(v);
+      try {
+        const map = o as ExtentMap<unknown>;
+        // A record that is its own extent (a vfio_dma, a domain translation) goes back in
+        // itself, as the engine put it there: removal is by identity.
+        if (isOwnExtent(val, start, last)) {
+          if (!map.insertExtent(val)) throw new StateError("overlap");
+        } else map.insert(start, last, val);
+      } catch {
+        throw new StateError(`graph.nodes[${i}]: overlapping extents`);
+      }
     }
   });
   for (const [name, ov] of Object.entries(g.overlays)) {
@@ -454,4 +466,11 @@ export function decodeGraph(
 /** The typed arrays the format knows (for tests). */
 export function isSupportedBinary(v: object): v is AnyTypedArray {
   return typedArrayName(v) !== undefined;
+}
+
+/** Is `v` an object that is its own extent entry over [start, last] (`v.value === v`)? */
+function isOwnExtent(v: unknown, start: bigint, last: bigint): v is Extent<unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  const e = v as Partial<Extent<unknown>>;
+  return e.value === v && e.start === start && e.last === last;
 }

@@ -142,4 +142,31 @@ describe("ExtentMap", () => {
       { numRuns: 300 },
     );
   });
+
+  it("removeExtent removes that object only, whether the cursor rests on it or not", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 80 }),
+        fc.array(fc.tuple(fc.nat(), fc.boolean()), { maxLength: 80 }),
+        fc.integer({ min: 4, max: 9 }),
+        (slots, picks, leafSize) => {
+          const m = new ExtentMap<number>({ leafSize });
+          const live = slots.map((s) => ({ start: BigInt(s * 10), last: BigInt(s * 10 + 4), value: s }));
+          for (const e of live) m.insertExtent(e);
+          for (const [k, lookFirst] of picks) {
+            if (live.length === 0) break;
+            const e = live.splice(k % live.length, 1)[0]!;
+            // An equal-bounds stranger is not the entry; a lookup first leaves the cursor on e.
+            expect(m.removeExtent({ start: e.start, last: e.last, value: e.value })).toBe(false);
+            if (lookFirst) expect(m.find(e.start + 2n)).toBe(e);
+            expect(m.removeExtent(e)).toBe(true);
+            expect(m.removeExtent(e)).toBe(false);
+            expect(m.get(e.start)).toBeUndefined();
+          }
+          expect(m.values().map((e) => e.value)).toEqual(live.map((e) => e.value).sort((a, b) => a - b));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

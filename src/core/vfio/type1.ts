@@ -656,23 +656,29 @@ export class Type1Iommu {
       this.updateVaddr(task, iova, size, vaddr);
       return;
     }
-    if (this.findDma(iova, size)) fail("EEXIST", op, "overlaps an existing mapping");
-    if (this.dmaAvail === 0) fail("ENOSPC", op, "dma_entry_limit reached");
-    if (!listAllows(this.iovaList, iova, iova + size - 1n)) {
-      fail("EINVAL", op, `[${hex(iova)}, ${hex(iova + size - 1n)}] not inside one valid IOVA range`);
-    }
-    if (shouldFail("type1.dma_alloc")) fail("ENOMEM", op, "injected");
-
+    // The dma is linked into the tree first (as `vfio_link_dma` does before pinning): the insert
+    // is the EEXIST check, one search instead of a lookup and an insert; every later failure
+    // unlinks it, so the tree is as before.
     const dma = new VfioDma(iova, size, vaddr, req.read, req.write, task);
-    if (this.domains.length > 0) this.pinMapDma(dma);
-    if (this.dirtyTracking) {
-      if (shouldFail("type1.bitmap_alloc")) {
-        this.unmapUnpin(dma);
-        fail("ENOMEM", op, "injected");
+    if (!this.dmas.insertExtent(dma)) fail("EEXIST", op, "overlaps an existing mapping");
+    try {
+      if (this.dmaAvail === 0) fail("ENOSPC", op, "dma_entry_limit reached");
+      if (!listAllows(this.iovaList, iova, dma.last)) {
+        fail("EINVAL", op, `[${hex(iova)}, ${hex(dma.last)}] not inside one valid IOVA range`);
       }
-      dma.bitmap = { all: false, pages: new Set() };
+      if (shouldFail("type1.dma_alloc")) fail("ENOMEM", op, "injected");
+      if (this.domains.length > 0) this.pinMapDma(dma);
+      if (this.dirtyTracking) {
+        if (shouldFail("type1.bitmap_alloc")) {
+          this.unmapUnpin(dma);
+          fail("ENOMEM", op, "injected");
+        }
+        dma.bitmap = { all: false, pages: new Set() };
+      }
+    } catch (e) {
+      this.dmas.removeExtent(dma);
+      throw e;
     }
-    if (!this.dmas.insertExtent(dma)) throw new Error("vfio_dma overlaps another (engine bug)");
     this.dmaAvail--;
   }
 
@@ -804,7 +810,7 @@ export class Type1Iommu {
   /** `vfio_remove_dma`. */
   private removeDma(dma: VfioDma): void {
     this.unmapUnpin(dma);
-    this.dmas.remove(dma.iova);
+    this.dmas.removeExtent(dma);
     if (dma.vaddrInvalid) this.vaddrInvalidCount--;
     this.dmaAvail++;
   }
