@@ -178,7 +178,7 @@ export class IommuDomain {
   /** iommu_unmap of [start, last]: removes every translation there (splitting extents); returns bytes. */
   unmap(start: bigint, last: bigint): bigint {
     // The kernel flushes the IOTLB for every unmapped range before the pages are released.
-    this.iotlb.invalidate(start / PAGE_SIZE, last / PAGE_SIZE);
+    if (this.iotlb.size > 0) this.iotlb.invalidate(start / PAGE_SIZE, last / PAGE_SIZE);
     let removed = 0n;
     for (const e of this.table.removeOverlapping(start, last)) {
       const v = e.value;

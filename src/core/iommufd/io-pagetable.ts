@@ -250,12 +250,17 @@ export class IoPagetable {
   // ---- IOVA allocation and checks ----
 
   /** iopt_check_iova: a fixed IOVA for `length` bytes. */
-  private checkIova(iova: bigint, length: bigint, op: string): void {
+  /**
+   * The fixed-IOVA checks of iopt_check_iova, in the kernel's order; the last one (EEXIST, an
+   * existing area there) is left to the caller when `overlapCheckedByInsert`.
+   */
+  private checkIova(iova: bigint, length: bigint, op: string, overlapCheckedByInsert: boolean): void {
     if ((iova & (this.alignment - 1n)) !== 0n) refuse("EINVAL", op, "IOVA not aligned to the IOAS alignment");
     const last = iova + length - 1n;
     if (last > ULONG_MAX) refuse("EOVERFLOW", op, "IOVA range wraps");
     if (this.reservedOverlaps(iova, last)) refuse("EINVAL", op, "IOVA range meets a reserved range");
-    if (this.areas.hasOverlap(iova, last)) refuse("EEXIST", op, "IOVA range meets an existing mapping");
+    if (!overlapCheckedByInsert && this.areas.hasOverlap(iova, last))
+      refuse("EEXIST", op, "IOVA range meets an existing mapping");
   }
 
   /**
@@ -322,10 +327,13 @@ export class IoPagetable {
       if (shouldFail("iopt.area_alloc")) fail("ENOMEM", op, "injected: area allocation");
     if (length === 0n || (length & (this.alignment - 1n)) !== 0n)
       refuse("EINVAL", op, "length not a multiple of the IOAS alignment");
+    // One slice at a fixed IOVA (every MAP): inserting its area is the EEXIST check — one search
+    // instead of a lookup and an insert; the area is taken out again if a later check refuses.
+    const insertFirst = iova !== undefined && slices.length === 1;
     let at: bigint;
     if (iova === undefined) at = this.allocIova(hintAddr, length, op);
     else {
-      this.checkIova(iova, length, op);
+      this.checkIova(iova, length, op, insertFirst);
       at = iova;
     }
 
@@ -334,14 +342,22 @@ export class IoPagetable {
       let cur = at;
       for (const s of slices) {
         // iopt_insert_area
+        const last = cur + s.length - 1n;
+        let area: Area | null = null;
+        if (insertFirst) {
+          area = new Area(cur, last, s.pages, s.startByte, read, write);
+          if (!this.areas.insertExtent(area)) refuse("EEXIST", op, "IOVA range meets an existing mapping");
+          inserted.push(area);
+        }
         if (write && !s.pages.writable) refuse("EPERM", op, "writeable mapping of read-only pages");
         if (((s.startByte % PAGE_SIZE) & (this.alignment - 1n)) !== 0n)
           refuse("EINVAL", op, "VA page offset not aligned to the IOAS alignment");
-        const last = cur + s.length - 1n;
         if (last > ULONG_MAX) refuse("EOVERFLOW", op, "IOVA range wraps");
-        const area = new Area(cur, last, s.pages, s.startByte, read, write);
-        if (!this.areas.insertExtent(area)) throw new Error("iopt: area overlaps another (engine bug)");
-        inserted.push(area);
+        if (area === null) {
+          area = new Area(cur, last, s.pages, s.startByte, read, write);
+          if (!this.areas.insertExtent(area)) throw new Error("iopt: area overlaps another (engine bug)");
+          inserted.push(area);
+        }
         cur = last + 1n;
       }
       for (let i = 0; i < inserted.length; i++) {
@@ -353,7 +369,7 @@ export class IoPagetable {
         }
       }
     } catch (e) {
-      for (const a of inserted.reverse()) this.areas.remove(a.iova);
+      for (const a of inserted.reverse()) this.areas.removeExtent(a);
       throw e;
     }
     return at;
@@ -432,7 +448,7 @@ export class IoPagetable {
         continue;
       }
       this.unfillDomains(area);
-      this.areas.remove(area.iova);
+      this.areas.removeExtent(area); // the lookup's cursor is still on it: no second search
       unmapped += area.length;
       // An area ending at `last` is the last one the range can hold: no search for a next one.
       if (area.last === last) break;
