@@ -17,6 +17,8 @@ import { PAGE_SIZE, U64_MAX } from "../core/u64.js";
 export type Prot = "rw" | "r" | "w" | "none";
 
 const PAGE = Number(PAGE_SIZE);
+/** Object offsets below this (less a page-sized copy) are exact as doubles. */
+const MAX_EXACT = 1n << 52n;
 
 export function protAllowsRead(p: Prot): boolean {
   // x86 and arm64 user mappings: PROT_WRITE implies readable; only PROT_NONE faults on read.
@@ -55,27 +57,46 @@ export class MemoryObject {
 
   read(offset: bigint, length: number, into?: Uint8Array, intoOffset = 0): Uint8Array {
     const out = into ?? new Uint8Array(length);
+    // Offsets below 2^53 (all but objects near the top of the u64 space) are exact as doubles:
+    // page arithmetic on numbers, no BigInt per page.
+    let off = offset < MAX_EXACT ? Number(offset) : -1;
+    let big = offset;
     let done = 0;
-    let off = offset;
     while (done < length) {
-      const pageIndex = Number(off / PAGE_SIZE);
-      const inPage = Number(off % PAGE_SIZE);
+      let pageIndex: number;
+      let inPage: number;
+      if (off >= 0) {
+        pageIndex = Math.floor(off / PAGE);
+        inPage = off - pageIndex * PAGE;
+      } else {
+        pageIndex = Number(big / PAGE_SIZE);
+        inPage = Number(big % PAGE_SIZE);
+      }
       const n = Math.min(PAGE - inPage, length - done);
       const page = this.pages.get(pageIndex);
       if (page) out.set(page.subarray(inPage, inPage + n), intoOffset + done);
       else out.fill(this.fill, intoOffset + done, intoOffset + done + n);
       done += n;
-      off += BigInt(n);
+      if (off >= 0) off += n;
+      else big += BigInt(n);
     }
     return out;
   }
 
   write(offset: bigint, data: Uint8Array): void {
+    let off = offset < MAX_EXACT ? Number(offset) : -1;
+    let big = offset;
     let done = 0;
-    let off = offset;
     while (done < data.length) {
-      const pageIndex = Number(off / PAGE_SIZE);
-      const inPage = Number(off % PAGE_SIZE);
+      let pageIndex: number;
+      let inPage: number;
+      if (off >= 0) {
+        pageIndex = Math.floor(off / PAGE);
+        inPage = off - pageIndex * PAGE;
+      } else {
+        pageIndex = Number(big / PAGE_SIZE);
+        inPage = Number(big % PAGE_SIZE);
+      }
       const n = Math.min(PAGE - inPage, data.length - done);
       let page = this.pages.get(pageIndex);
       if (!page) {
@@ -83,9 +104,10 @@ export class MemoryObject {
         if (this.fill !== 0) page.fill(this.fill);
         this.pages.set(pageIndex, page);
       }
-      page.set(data.subarray(done, done + n), inPage);
+      page.set(n === data.length ? data : data.subarray(done, done + n), inPage);
       done += n;
-      off += BigInt(n);
+      if (off >= 0) off += n;
+      else big += BigInt(n);
     }
   }
 
@@ -228,6 +250,12 @@ export class AddressSpace {
   /** copy_from_user: EFAULT on any inaccessible byte. */
   read(addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
+    // One readable VMA holding the whole range (every struct an ioctl reads): no segment list.
+    const v = length > 0 ? this.find(addr) : undefined;
+    if (v !== undefined && protAllowsRead(v.prot) && addr + BigInt(length - 1) <= v.last) {
+      v.object.read(v.objectOffset + (addr - v.start), length, out, 0);
+      return out;
+    }
     let pos = 0;
     for (const s of this.resolve(addr, BigInt(length), false, "copy_from_user")) {
       s.object.read(s.objectOffset, Number(s.length), out, pos);
@@ -238,6 +266,12 @@ export class AddressSpace {
 
   /** copy_to_user: EFAULT on any byte that is not writable; nothing is written then. */
   write(addr: bigint, data: Uint8Array): void {
+    // One writable VMA holding the whole range (every struct an ioctl writes back): no segment list.
+    const v = data.length > 0 ? this.find(addr) : undefined;
+    if (v !== undefined && protAllowsWrite(v.prot) && addr + BigInt(data.length - 1) <= v.last) {
+      v.object.write(v.objectOffset + (addr - v.start), data);
+      return;
+    }
     const segs = this.resolve(addr, BigInt(data.length), true, "copy_to_user");
     let pos = 0;
     for (const s of segs) {

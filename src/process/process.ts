@@ -8,7 +8,7 @@
  */
 
 import type { LockedAccount } from "../core/accounting.js";
-import { fail, IoasError, type ErrnoName } from "../core/errno.js";
+import { fail, IoasError, withoutErrnoStacks, type ErrnoName } from "../core/errno.js";
 import { U64_MAX } from "../core/u64.js";
 import type { OpenFile } from "../uapi/file.js";
 import { FileHandle } from "./file-handle.js";
@@ -153,7 +153,7 @@ export class Process {
   /** Run a syscall body: its number, or -1 with the errno of an `IoasError`. */
   syscall(body: () => number): SyscallResult {
     try {
-      return { ret: body(), errno: null };
+      return { ret: withoutErrnoStacks(body), errno: null };
     } catch (e) {
       if (e instanceof IoasError) return { ret: -1, errno: e.errno };
       throw e;
