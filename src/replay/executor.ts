@@ -11,6 +11,7 @@ import { IoasError } from "../core/errno.js";
 import type { Host } from "../core/topology/types.js";
 import type { Process, SyscallResult } from "../process/process.js";
 import { NotImplementedError } from "../uapi/file.js";
+import { FieldValueError } from "../uapi/struct.js";
 import { createSystem, type Kernel } from "../uapi/system.js";
 import { ioctlOp, STACK_BASE, type ArgContext, type CallResult } from "./args/index.js";
 import { compareOutInto, type Mismatch } from "./compare.js";
@@ -364,7 +365,14 @@ export class Replayer {
     ctx.process = p;
     ctx.fd = fd;
     ctx.cursor = 0;
-    const built = op.build(ctx, rec.in, rec.out);
+    let built: ReturnType<typeof op.build>;
+    try {
+      built = op.build(ctx, rec.in, rec.out);
+    } catch (e) {
+      // A record value that does not fit its struct field is the record's fault, not the engine's.
+      if (e instanceof FieldValueError) throw new RecordValueError(e.message);
+      throw e;
+    }
     const raw = p.ioctl(fd, op.request, built.arg);
     const res: CallResult = raw;
     built.after?.(res);

@@ -117,6 +117,25 @@ export function numIn(obj: JsonObject, key: string, dflt = 0): number {
   return Number(b);
 }
 
+/**
+ * The replayer stages an argument in the simulated process as the recording program allocated it —
+ * `max(argsz, struct size)` bytes, filled with 0xa5 — so an `argsz`/`size` is also a buffer size,
+ * bounded by the replayer's argument stack (1 MiB, executor.ts). Above it a record is refused: no
+ * recorded trace comes near, and a 4 GiB staging buffer would only cost memory and seconds.
+ */
+export const MAX_STAGED_ARGUMENT = 1 << 20;
+
+/** A struct's `argsz`/`size` field: a u32, and at most MAX_STAGED_ARGUMENT (a buffer size too). */
+export function sizeIn(obj: JsonObject, key: "argsz" | "size"): number {
+  const v = numIn(obj, key);
+  if (v > 0xffff_ffff) throw new RecordValueError(`field ${key}: 0x${v.toString(16)} does not fit its u32`);
+  if (v > MAX_STAGED_ARGUMENT)
+    throw new RecordValueError(
+      `field ${key}: 0x${v.toString(16)} exceeds the replayer's ${MAX_STAGED_ARGUMENT >> 20} MiB argument buffer`,
+    );
+  return v;
+}
+
 export function strIn(obj: JsonObject, key: string): string {
   const v = obj[key];
   if (typeof v !== "string")

@@ -156,6 +156,11 @@ const U64_LIMIT = 1n << 64n;
 const S32_MIN = -(1n << 31n);
 const U32_LIMIT = 1n << 32n;
 
+/** A value that does not fit its field (an argument error of the caller, not a layout bug). */
+export class FieldValueError extends RangeError {
+  override readonly name = "FieldValueError";
+}
+
 /**
  * Write one scalar. `struct`/`field` name it in a RangeError (the message is only built when the
  * value does not fit: encoding is on every ioctl argument's path).
@@ -170,10 +175,11 @@ function writeScalar(
 ): void {
   const n = SCALAR_SIZE[type];
   if (typeof value === "number" && !Number.isInteger(value))
-    throw new RangeError(`${struct}.${field}: not an integer`);
+    throw new FieldValueError(`${struct}.${field}: not an integer`);
   if (type === "u64") {
     const v = typeof value === "bigint" ? value : BigInt(value);
-    if (v < 0n || v >= U64_LIMIT) throw new RangeError(`${struct}.${field}: ${value} does not fit ${type}`);
+    if (v < 0n || v >= U64_LIMIT)
+      throw new FieldValueError(`${struct}.${field}: ${value} does not fit ${type}`);
     if (at >= 0 && at + 8 <= buf.length) {
       if (v <= MAX_EXACT) {
         const x = Number(v);
@@ -197,13 +203,14 @@ function writeScalar(
   if (typeof value === "bigint") {
     const lo = type === "s32" ? S32_MIN : 0n;
     const hi = type === "s32" ? U32_LIMIT : BigInt(LIMIT[type]);
-    if (value < lo || value >= hi) throw new RangeError(`${struct}.${field}: ${value} does not fit ${type}`);
+    if (value < lo || value >= hi)
+      throw new FieldValueError(`${struct}.${field}: ${value} does not fit ${type}`);
     v = Number(value);
   } else {
     v = value;
     const lo = type === "s32" ? -(2 ** 31) : 0;
     const hi = type === "s32" ? 2 ** 32 : LIMIT[type];
-    if (v < lo || v >= hi) throw new RangeError(`${struct}.${field}: ${value} does not fit ${type}`);
+    if (v < lo || v >= hi) throw new FieldValueError(`${struct}.${field}: ${value} does not fit ${type}`);
   }
   if (v < 0) v += 2 ** 32; // s32: two's complement
   if (at >= 0 && at + n <= buf.length) {

@@ -19,7 +19,7 @@ import type { JsonObject } from "../../src/replay/records.js";
 import { bytesToHex, hexToBytes } from "../../src/uapi/struct.js";
 import { copyFromUser, copyToUser, type OpenFile } from "../../src/uapi/file.js";
 import * as N from "../../src/uapi/numbers.js";
-import { Kernel } from "../../src/uapi/system.js";
+import { createSystem, Kernel } from "../../src/uapi/system.js";
 
 const SCRATCH = 0x10009000000n;
 
@@ -463,6 +463,23 @@ describe("executor", () => {
       /not implemented: no device node registered for \/dev\/iommu/,
     );
     expect(text.at(-1)).toBe("4 passed, 4 failed");
+  });
+
+  it("a record value that cannot be staged is a bad record, not an engine error", () => {
+    const { kernel } = createSystem(qemuQ35VtdHost());
+    const recs = [
+      '{"seq":0,"section":"s","event":"begin"}',
+      '{"seq":1,"section":"s","case":"a","fd":"container","op":"open","in":{"path":"/dev/vfio/vfio"},"ret":3,"errno":null,"out":{}}',
+      '{"seq":2,"section":"s","case":"b","fd":"container","op":"VFIO_IOMMU_GET_INFO","in":{"argsz":"0xffffffff"},"ret":-1,"errno":"EINVAL","out":{}}',
+      '{"seq":3,"section":"s","case":"c","fd":"container","op":"VFIO_IOMMU_MAP_DMA","in":{"argsz":"0x20","flags":"0x100000003","vaddr":"0x0","iova":"0x0","size":"0x1000"},"ret":-1,"errno":"EINVAL","out":{}}',
+      '{"seq":4,"section":"s","case":"d","fd":"container","op":"VFIO_IOMMU_MAP_DMA","in":{"argsz":"0x400000000020","flags":"0x3","vaddr":"0x0","iova":"0x0","size":"0x1000"},"ret":-1,"errno":"EINVAL","out":{}}',
+      '{"seq":5,"section":"s","event":"end"}',
+    ].join("\n");
+    const results = replayRecords(kernel, parseRecords(recs + "\n", "t.jsonl"));
+    expect(results.map((r) => r.status)).toEqual(["pass", "fail", "fail", "fail"]);
+    expect(results[1]!.reason).toMatch(/^bad record: field argsz: 0xffffffff exceeds the replayer's 1 MiB/);
+    expect(results[2]!.reason).toMatch(/^bad record: .*flags: 4294967299 does not fit u32/);
+    expect(results[3]!.reason).toMatch(/^bad record: field argsz: 0x400000000020 does not fit its u32/);
   });
 
   it("known gaps: listed failures are known, listed passes are unexpected", () => {

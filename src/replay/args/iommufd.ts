@@ -16,7 +16,7 @@ import {
   iommuOption,
   iommuVfioIoas,
 } from "../../uapi/structs/iommufd.js";
-import { has, hx, numIn, RecordValueError, u64In, type Json, type JsonObject } from "../records.js";
+import { has, hx, numIn, sizeIn, RecordValueError, u64In, type Json, type JsonObject } from "../records.js";
 import { filled, PREFILL, prefillField } from "./common.js";
 import type { IoctlOp } from "./types.js";
 
@@ -41,7 +41,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_DESTROY: {
     request: N.IOMMU_DESTROY,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const buf = iommuDestroy.encode({ size, id: numIn(input, "id") }, Math.max(size, iommuDestroy.size));
       return { arg: ctx.stack(buf), out: () => ({}) };
     },
@@ -50,7 +50,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_IOAS_ALLOC: {
     request: N.IOMMU_IOAS_ALLOC,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       let buf: Uint8Array;
       if (has(input, "trailing_u32")) {
         // A struct followed by one u32, zeroed as a whole (no 0xa5 pre-fill in this form).
@@ -74,7 +74,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_IOAS_IOVA_RANGES: {
     request: N.IOMMU_IOAS_IOVA_RANGES,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const capacity = numIn(input, "num_iovas");
       const array = u64In(input, "allowed_iovas");
       const buf = iommuIoasIovaRanges.encode(
@@ -108,7 +108,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_IOAS_ALLOW_IOVAS: {
     request: N.IOMMU_IOAS_ALLOW_IOVAS,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const array = u64In(input, "allowed_iovas");
       const ranges = rangesIn(input);
       if (array !== 0n && ranges.length > 0) {
@@ -132,7 +132,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_IOAS_MAP: {
     request: N.IOMMU_IOAS_MAP,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const trailing = has(input, "trailing_bytes");
       const buf = iommuIoasMap.encode(
         {
@@ -158,7 +158,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_IOAS_COPY: {
     request: N.IOMMU_IOAS_COPY,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const buf = iommuIoasCopy.encode(
         {
           size,
@@ -182,7 +182,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_IOAS_UNMAP: {
     request: N.IOMMU_IOAS_UNMAP,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const buf = iommuIoasUnmap.encode(
         {
           size,
@@ -203,7 +203,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_OPTION: {
     request: N.IOMMU_OPTION,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       // `option_id` / `op` are names ("HUGE_PAGES", "GET", "unknown"); the numbers are `*_num`.
       const buf = iommuOption.encode(
         {
@@ -226,7 +226,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_VFIO_IOAS: {
     request: N.IOMMU_VFIO_IOAS,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const buf = iommuVfioIoas.encode(
         { size, ioas_id: numIn(input, "ioas_id"), op: numIn(input, "op_num") },
         Math.max(size, iommuVfioIoas.size),
@@ -242,7 +242,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_HWPT_ALLOC: {
     request: N.IOMMU_HWPT_ALLOC,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const buf = iommuHwptAlloc.encode(
         {
           size,
@@ -264,7 +264,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
   IOMMU_GET_HW_INFO: {
     request: N.IOMMU_GET_HW_INFO,
     build(ctx, input) {
-      const size = numIn(input, "size");
+      const size = sizeIn(input, "size");
       const dataLen = numIn(input, "data_len");
       const data = u64In(input, "data_uptr");
       const buf = iommuHwInfo.encode(

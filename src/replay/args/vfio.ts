@@ -20,7 +20,7 @@ import {
   vfioIovaRange,
   vfioRegionInfo,
 } from "../../uapi/structs/vfio.js";
-import { has, hx, numIn, strIn, u64In, type Json, type JsonObject } from "../records.js";
+import { has, hx, numIn, sizeIn, strIn, u64In, type Json, type JsonObject } from "../records.js";
 import {
   bytesToHex,
   changedFields,
@@ -136,7 +136,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
     request: N.VFIO_GROUP_GET_STATUS,
     build(ctx, input) {
       // The whole vfio_group_status is pre-filled with 0xa5, then argsz is set.
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const buf = filled(Math.max(argsz, vfioGroupStatus.size), PREFILL);
       vfioGroupStatus.encodeInto(buf, { argsz });
       const addr = ctx.stack(buf);
@@ -185,7 +185,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
     request: N.VFIO_DEVICE_GET_INFO,
     optional: true,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const buf = vfioDeviceInfo.encode({ argsz }, Math.max(argsz, vfioDeviceInfo.size));
       const addr = ctx.stack(buf);
       return {
@@ -206,7 +206,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
     request: N.VFIO_DEVICE_GET_REGION_INFO,
     optional: true,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const buf = vfioRegionInfo.encode(
         { argsz, index: numIn(input, "index") },
         Math.max(argsz, vfioRegionInfo.size),
@@ -229,7 +229,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
     request: N.VFIO_IOMMU_GET_INFO,
     build(ctx, input) {
       // A max(4096, argsz)-byte buffer pre-filled with 0xa5, then argsz set.
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const size = Math.max(4096, argsz);
       // The usual 4 KiB buffer is one module-level array re-filled per call (ctx.stack copies it).
       const buf = size === INFO_BUFFER_SIZE ? infoBuffer.fill(PREFILL) : filled(size, PREFILL);
@@ -272,7 +272,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
   VFIO_IOMMU_MAP_DMA: {
     request: N.VFIO_IOMMU_MAP_DMA,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const buf = vfioIommuType1DmaMap.encode(
         {
           argsz,
@@ -299,7 +299,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
   VFIO_IOMMU_UNMAP_DMA: {
     request: N.VFIO_IOMMU_UNMAP_DMA,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const withBitmap =
         has(input, "bitmap.data") || has(input, "bitmap.size") || has(input, "bitmap.pgsize");
       const structSize = vfioIommuType1DmaUnmap.size + (withBitmap ? vfioBitmap.size : 0);
@@ -339,7 +339,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
   VFIO_IOMMU_DIRTY_PAGES: {
     request: N.VFIO_IOMMU_DIRTY_PAGES,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const full = vfioIommuType1DirtyBitmap.size + vfioIommuType1DirtyBitmapGet.size;
       const buf = vfioIommuType1DirtyBitmap.encode(
         { argsz, flags: numIn(input, "flags") },
@@ -373,7 +373,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
   VFIO_DEVICE_BIND_IOMMUFD: {
     request: N.VFIO_DEVICE_BIND_IOMMUFD,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       // The program's struct is the 16-byte one (no token); out_devid pre-filled with 0xa5.
       const size = Math.max(argsz, vfioDeviceBindIommufd.minSize);
       const buf = vfioDeviceBindIommufd.encode({ argsz, iommufd: fdArg(ctx, input, "iommufd") }, size);
@@ -389,7 +389,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT: {
     request: N.VFIO_DEVICE_ATTACH_IOMMUFD_PT,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const size = Math.max(argsz, vfioDeviceAttachIommufdPt.minSize);
       const buf = vfioDeviceAttachIommufdPt.encode({ argsz, pt_id: numIn(input, "pt_id") }, size);
       const addr = ctx.stack(buf);
@@ -403,7 +403,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
   VFIO_DEVICE_DETACH_IOMMUFD_PT: {
     request: N.VFIO_DEVICE_DETACH_IOMMUFD_PT,
     build(ctx, input) {
-      const argsz = numIn(input, "argsz");
+      const argsz = sizeIn(input, "argsz");
       const size = Math.max(argsz, vfioDeviceDetachIommufdPt.minSize);
       return { arg: ctx.stack(vfioDeviceDetachIommufdPt.encode({ argsz }, size)), out: () => ({}) };
     },
