@@ -7,7 +7,8 @@
 import { UserClient } from "../../src/client/user-api.js";
 import { IoasError } from "../../src/core/errno.js";
 import type { SweepScenario, SweepStep } from "../../src/core/fault-sweep.js";
-import { qemuQ35VtdHost } from "../../src/core/topology/presets.js";
+import { amdHost, qemuQ35VtdHost } from "../../src/core/topology/presets.js";
+import type { Host } from "../../src/core/topology/types.js";
 import type { Process } from "../../src/process/process.js";
 import { IommufdFile } from "../../src/uapi/iommufd/file.js";
 import * as N from "../../src/uapi/numbers.js";
@@ -15,6 +16,8 @@ import type { FieldSpec, StructCodec, StructInput } from "../../src/uapi/struct.
 import {
   iommuHwInfo,
   iommuHwptAlloc,
+  iommuHwptGetDirtyBitmap,
+  iommuHwptSetDirtyTracking,
   iommuIoasAllowIovas,
   iommuIovaRange,
 } from "../../src/uapi/structs/iommufd.js";
@@ -42,8 +45,8 @@ export interface World {
   id: Record<string, number>;
 }
 
-function world(unprivileged = false): World {
-  const { kernel } = createSystem(qemuQ35VtdHost());
+function world(unprivileged = false, host: Host = qemuQ35VtdHost()): World {
+  const { kernel } = createSystem(host);
   // Unprivileged: no CAP_IPC_LOCK, so pins are charged to locked_vm (and can fail there).
   const process = kernel.spawn(
     unprivileged ? { credentials: { uid: 1000, capIpcLock: false }, rlimitMemlock: 64n << 20n } : {},
@@ -83,10 +86,15 @@ const step = (name: string, run: (w: World) => void, partialOnError = false): Sw
   ...(partialOnError ? { partialOnError } : {}),
 });
 
-function scenario(name: string, steps: SweepStep<World>[], unprivileged = false): SweepScenario<World> {
+function scenario(
+  name: string,
+  steps: SweepStep<World>[],
+  unprivileged = false,
+  host?: () => Host,
+): SweepScenario<World> {
   return {
     name,
-    setup: () => world(unprivileged),
+    setup: () => world(unprivileged, host?.()),
     steps,
     snapshot: (w) => systemSnapshotText(w.kernel),
     committedOnError: isCopyOut,
@@ -258,6 +266,76 @@ export const iommufdDevice = scenario("iommufd device", [
   step("replace → IOAS 2", (w) => void w.client.attach(w.fd["dev"]!, w.id["ioas2"]!), true),
 ]);
 
+/**
+ * HWPT dirty tracking (iommufd_dirty_tracking in the selftests) on an AMD-Vi host that has it: a
+ * DIRTY_TRACKING HWPT, tracking on, a device write, GET_DIRTY_BITMAP (read-and-clear, then
+ * NO_CLEAR), tracking off. The bitmap copy-out is the kernel's partial effect: bits already read
+ * are cleared when a later copy fails.
+ */
+export const iommufdDirty = scenario(
+  "iommufd dirty tracking",
+  [
+    openIommufd,
+    ioasAlloc,
+    bindDev("0000:01:00.0", "/dev/vfio/devices/vfio0", "dev"),
+    step("HWPT_ALLOC DIRTY_TRACKING", (w) => {
+      w.id["hwpt"] = raw(w, w.fd["iommufd"]!, N.IOMMU_HWPT_ALLOC, iommuHwptAlloc, {
+        size: iommuHwptAlloc.size,
+        flags: N.IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+        dev_id: w.id["dev"]!,
+        pt_id: w.id["ioas"]!,
+      }).out_hwpt_id;
+    }),
+    step("ATTACH to the HWPT", (w) => void w.client.attach(w.fd["dev"]!, w.id["hwpt"]!)),
+    step("MAP", (w) => void w.client.ioasMap(w.fd["iommufd"]!, w.id["ioas"]!, BUF, 0x40000n, RW, 0x100000n)),
+    step("SET_DIRTY_TRACKING on", (w) => {
+      raw(w, w.fd["iommufd"]!, N.IOMMU_HWPT_SET_DIRTY_TRACKING, iommuHwptSetDirtyTracking, {
+        size: iommuHwptSetDirtyTracking.size,
+        flags: N.IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+        hwpt_id: w.id["hwpt"]!,
+      });
+      // The device dirties three pages (not a fallible step: DMA is the device's, not a syscall).
+      const bdf = w.kernel.host.devices.find((d) => d.cdev === "/dev/vfio/devices/vfio0")!.bdf;
+      const dev = w.kernel.devices.dma(bdf)!;
+      for (const off of [0x0n, 0x5000n, 0x3f000n]) dev.write(0x100000n + off, new Uint8Array([0x5a]));
+    }),
+    ...[0, N.IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR].map((flags) =>
+      step(
+        `GET_DIRTY_BITMAP${flags ? " NO_CLEAR" : ""}`,
+        (w) => {
+          // The kernel only sets bits in the user's bitmap: start from a zeroed one.
+          w.process.memory.write(SCRATCH + 0x1000n, new Uint8Array(8));
+          raw(w, w.fd["iommufd"]!, N.IOMMU_HWPT_GET_DIRTY_BITMAP, iommuHwptGetDirtyBitmap, {
+            size: iommuHwptGetDirtyBitmap.size,
+            hwpt_id: w.id["hwpt"]!,
+            flags,
+            iova: 0x100000n,
+            length: 0x40000n,
+            page_size: PAGE,
+            data: SCRATCH + 0x1000n,
+          });
+          // Pages 0, 5 and 63 were written: the first read reports and clears them; NO_CLEAR
+          // after it finds nothing left.
+          const bits = w.process.memory.read(SCRATCH + 0x1000n, 8);
+          const want = flags ? [0, 0, 0, 0, 0, 0, 0, 0] : [0x21, 0, 0, 0, 0, 0, 0, 0x80];
+          if (bits.join() !== want.join())
+            throw new Error(`dirty bitmap ${bits.join()} (want ${want.join()})`);
+        },
+        true,
+      ),
+    ),
+    step("SET_DIRTY_TRACKING off", (w) => {
+      raw(w, w.fd["iommufd"]!, N.IOMMU_HWPT_SET_DIRTY_TRACKING, iommuHwptSetDirtyTracking, {
+        size: iommuHwptSetDirtyTracking.size,
+        flags: 0,
+        hwpt_id: w.id["hwpt"]!,
+      });
+    }),
+  ],
+  false,
+  () => amdHost({ dirtyTracking: true }),
+);
+
 // ---- type1 and compat (same steps, container = /dev/vfio/vfio or /dev/iommu) ----
 
 function containerSteps(path: string, type: number, dirty: boolean): SweepStep<World>[] {
@@ -363,6 +441,7 @@ export const SCENARIOS: readonly SweepScenario<World>[] = [
   iommufdAccessRw,
   iommufdAccessPin,
   iommufdDevice,
+  iommufdDirty,
   type1V2,
   type1V1,
   compatV2,
