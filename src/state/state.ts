@@ -35,7 +35,7 @@ import {
   IommufdContext,
 } from "../core/iommufd/context.js";
 import { Area, IoPagetable } from "../core/iommufd/io-pagetable.js";
-import { IoptPages, reservePagesSerials } from "../core/iommufd/pages.js";
+import { BackingRun, IoptPages, reservePagesSerials } from "../core/iommufd/pages.js";
 import { kernelFeatures, type KernelFeatures } from "../core/kernel.js";
 import { KernelLog } from "../core/kmsg.js";
 import type { Host } from "../core/topology/types.js";
@@ -65,7 +65,12 @@ import {
 import { StateError } from "./errors.js";
 
 export const STATE_FORMAT = "ioas-state";
-export const STATE_VERSION = 1;
+/**
+ * Version of the document. 2: an iommufd page store keeps its one backing run inline
+ * (`IoptPages.run`/`runs`, `BackingRun` records) instead of an extent map of wrapped values.
+ * Documents of another version are refused: their records have another layout.
+ */
+export const STATE_VERSION = 2;
 
 /** The classes whose instances a state may hold, under their names in the format. */
 export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...args: never[]) => object>([
@@ -86,6 +91,7 @@ export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...arg
   ["IoPagetable", IoPagetable],
   ["Area", Area],
   ["IoptPages", IoptPages],
+  ["BackingRun", BackingRun],
   ["IommuDomain", IommuDomain],
   ["Iotlb", Iotlb],
   ["VfioSubsystem", VfioSubsystem],
@@ -311,6 +317,10 @@ function envelope(json: unknown): StateDocument {
   if (version > STATE_VERSION)
     throw new StateError(
       `state version ${version} is newer than this ioas reads (up to ${STATE_VERSION}); upgrade ioas`,
+    );
+  if (version < STATE_VERSION)
+    throw new StateError(
+      `state version ${version} was written by an older ioas (its records have another layout); this ioas reads version ${STATE_VERSION}: save the state again`,
     );
   const keys = ["format", "version", "digest", "host", "features", "summary", "graph"];
   for (const k of Object.keys(json)) if (!keys.includes(k)) throw new StateError(`unknown key "${k}"`);

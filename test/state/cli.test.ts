@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { loadTrace } from "../../src/replay/loader.js";
 import { listVectorFiles } from "../../src/replay/suite.js";
+import { STATE_VERSION } from "../../src/state/index.js";
 
 const vectors = resolve(import.meta.dirname, "../../../shared/vectors");
 const files = listVectorFiles(vectors);
@@ -42,7 +43,7 @@ describe.skipIf(files.length === 0)("ioas replay --save-state / --load-state", (
       const saved = await ioas("replay", file, "--json", "--save-state", state, "--at", String(cut));
       expect(saved.out).toBe(whole.out);
       const doc = JSON.parse(readFileSync(state, "utf8")) as { format: string; version: number };
-      expect([doc.format, doc.version]).toEqual(["ioas-state", 1]);
+      expect([doc.format, doc.version]).toEqual(["ioas-state", STATE_VERSION]);
       const cont = await ioas("replay", file, "--json", "--load-state", state, "--from", String(next));
       const dflt = await ioas("replay", file, "--json", "--load-state", state);
       expect(cont.code).toBe(0);
@@ -65,7 +66,7 @@ describe.skipIf(files.length === 0)("ioas replay --save-state / --load-state", (
     const cut = await ioas("replay", file, "--load-state", join(dir, "cut.json"));
     expect(cut.code).not.toBe(0);
     expect(cut.err).toMatch(/state .*cut\.json: not valid JSON/);
-    writeFileSync(join(dir, "future.json"), text.replace('"version":1', '"version":9'));
+    writeFileSync(join(dir, "future.json"), text.replace(`"version":${STATE_VERSION}`, '"version":9'));
     const future = await ioas("replay", file, "--load-state", join(dir, "future.json"));
     expect(future.err).toMatch(/version 9 is newer/);
     const other = files.find((f) => !f.endsWith(file.split("/").at(-1)!))!;

@@ -11,7 +11,14 @@ import { hostFromRun } from "../../src/replay/host-from-run.js";
 import { Replayer, type RecordResult, type ReplayerState } from "../../src/replay/executor.js";
 import { loadTrace, type Trace } from "../../src/replay/loader.js";
 import { listVectorFiles } from "../../src/replay/suite.js";
-import { loadState, restoreState, saveState, StateError, stateToText } from "../../src/state/index.js";
+import {
+  loadState,
+  restoreState,
+  saveState,
+  STATE_VERSION,
+  StateError,
+  stateToText,
+} from "../../src/state/index.js";
 import { createSystem, type Kernel } from "../../src/uapi/system.js";
 import { UserClient } from "../../src/client/user-api.js";
 import { presetHost } from "./helpers.js";
@@ -110,7 +117,8 @@ describe("state: refused documents", () => {
     for (let i = 1; i < 10; i++) refuse(text.slice(0, Math.floor((text.length * i) / 10)), /not valid JSON/);
   });
   it("refuses a future version and a foreign format", () => {
-    refuse({ ...doc, version: 2 }, /newer than this ioas reads/);
+    refuse({ ...doc, version: STATE_VERSION + 1 }, /newer than this ioas reads/);
+    refuse({ ...doc, version: STATE_VERSION - 1 }, /written by an older ioas .* save the state again/);
     refuse({ ...doc, format: "ioas-host" }, /not an ioas state/);
     refuse({ ...doc, version: 0 }, /positive integer/);
     refuse([], /expected a JSON object/);

@@ -20,7 +20,7 @@
 import { chargePages, unchargePages, type LockedAccount } from "../accounting.js";
 import type { BackingSegment } from "../domain.js";
 import { fail } from "../errno.js";
-import { ExtentMap } from "../extent-map.js";
+import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
 import { normalize, subtract, totalLength, type IovaRange } from "../ranges.js";
 import { PAGE_SIZE, smallBigint } from "../u64.js";
@@ -40,10 +40,27 @@ export interface PinSource {
 
 export type AccountMode = "none" | "user" | "mm";
 
-interface Resolved {
+/**
+ * One run of resolved backing: bytes [start, last] of the pages live in `object` from
+ * `objectOffset`. It is its own extent entry (no `{start, last, value}` wrapper).
+ */
+export class BackingRun implements Extent<BackingRun> {
+  readonly start: bigint;
+  readonly last: bigint;
   readonly object: MemoryObject;
   readonly objectOffset: bigint;
+  constructor(start: bigint, last: bigint, object: MemoryObject, objectOffset: bigint) {
+    this.start = start;
+    this.last = last;
+    this.object = object;
+    this.objectOffset = objectOffset;
+  }
+  get value(): BackingRun {
+    return this;
+  }
 }
+
+const NO_RUNS: readonly BackingRun[] = Object.freeze([]);
 
 let nextPagesSerial = 1;
 
@@ -71,8 +88,13 @@ export class IoptPages {
   private moreHolders: Map<object, IovaRange> | null = null;
   /** Union of the holders' page-index ranges (normalised). */
   private pinnedRanges: IovaRange[] = [];
-  /** Resolved backing of pinned pages, keyed by byte offset within the pages. */
-  private readonly backing = new ExtentMap<Resolved>();
+  /**
+   * Resolved backing of pinned pages, keyed by byte offset within the pages. Nearly always one run
+   * (a MAP of one VMA), kept inline in `run`; the map exists only from the second run on, and then
+   * holds every run (`run` is null).
+   */
+  private run: BackingRun | null = null;
+  private runs: ExtentMap<BackingRun> | null = null;
   /** Pages currently charged to the account. */
   private charged = 0n;
 
@@ -139,6 +161,31 @@ export class IoptPages {
     };
   }
 
+  private addRun(r: BackingRun): void {
+    if (this.runs === null && this.run === null) {
+      this.run = r;
+      return;
+    }
+    if (this.runs === null) {
+      this.runs = new ExtentMap<BackingRun>();
+      this.runs.insertExtent(this.run!);
+      this.run = null;
+    }
+    if (!this.runs.insertExtent(r)) throw new Error("iopt_pages: backing runs overlap (engine bug)");
+  }
+
+  /** Runs intersecting bytes [start, last], ascending. */
+  private runsOverlapping(start: bigint, last: bigint): readonly BackingRun[] {
+    if (this.runs !== null) return this.runs.overlapping(start, last).map((e) => e.value);
+    const r = this.run;
+    return r !== null && r.start <= last && start <= r.last ? [r] : NO_RUNS;
+  }
+
+  private removeRun(r: BackingRun): void {
+    if (this.run === r) this.run = null;
+    else this.runs?.removeExtent(r);
+  }
+
   private account(): LockedAccount | undefined {
     if (this.accountMode === "user") return this.source.userAccount;
     if (this.accountMode === "mm") return this.source.mmAccount;
@@ -157,7 +204,7 @@ export class IoptPages {
     // Nothing pinned yet (the first holder, nearly always): all of `range` is new.
     const fresh = this.pinnedRanges.length === 0;
     const added = fresh ? next : subtract(next, this.pinnedRanges);
-    const resolved: { start: bigint; last: bigint; value: Resolved }[] = [];
+    const resolved: BackingRun[] = [];
     for (const r of added) {
       let off = smallBigint(r.start * PAGE_SIZE);
       const segs = this.source.memory.resolve(
@@ -167,7 +214,7 @@ export class IoptPages {
         op,
       );
       for (const s of segs) {
-        resolved.push({ start: off, last: off + s.length - 1n, value: s });
+        resolved.push(new BackingRun(off, off + s.length - 1n, s.object, s.objectOffset));
         off += s.length;
       }
     }
@@ -178,8 +225,7 @@ export class IoptPages {
       chargePages(op, account, delta, this.source, true);
     }
     // publish
-    for (const e of resolved)
-      this.backing.insert(e.start, e.last, { object: e.value.object, objectOffset: e.value.objectOffset });
+    for (const r of resolved) this.addRun(r);
     this.setHolder(holder, range);
     this.pinnedRanges = next;
     this.charged = smallBigint(this.charged + delta);
@@ -214,14 +260,11 @@ export class IoptPages {
     for (const r of ranges) {
       const start = r.start * PAGE_SIZE;
       const last = (r.last + 1n) * PAGE_SIZE - 1n;
-      for (const e of this.backing.overlapping(start, last)) {
-        this.backing.remove(e.start);
-        if (e.start < start) this.backing.insert(e.start, start - 1n, e.value);
+      for (const e of this.runsOverlapping(start, last)) {
+        this.removeRun(e);
+        if (e.start < start) this.addRun(new BackingRun(e.start, start - 1n, e.object, e.objectOffset));
         if (e.last > last)
-          this.backing.insert(last + 1n, e.last, {
-            object: e.value.object,
-            objectOffset: e.value.objectOffset + (last + 1n - e.start),
-          });
+          this.addRun(new BackingRun(last + 1n, e.last, e.object, e.objectOffset + (last + 1n - e.start)));
       }
       pages += r.last - r.start + 1n;
     }
@@ -236,12 +279,12 @@ export class IoptPages {
     const out: BackingSegment[] = [];
     const last = startByte + length - 1n;
     let cur = startByte;
-    for (const e of this.backing.overlapping(startByte, last)) {
+    for (const e of this.runsOverlapping(startByte, last)) {
       if (e.start > cur) throw new Error("iopt_pages: reading unpinned pages (engine bug)");
       const segLast = e.last < last ? e.last : last;
       out.push({
-        object: e.value.object,
-        objectOffset: cur === e.start ? e.value.objectOffset : e.value.objectOffset + (cur - e.start),
+        object: e.object,
+        objectOffset: cur === e.start ? e.objectOffset : e.objectOffset + (cur - e.start),
         length: segLast - cur + 1n,
       });
       cur = segLast + 1n;
