@@ -86,8 +86,11 @@ export class IoptPages {
   private holder: object | null = null;
   private holderRange: IovaRange | null = null;
   private moreHolders: Map<object, IovaRange> | null = null;
-  /** Union of the holders' page-index ranges (normalised). */
-  private pinnedRanges: IovaRange[] = [];
+  /**
+   * Union of the holders' page-index ranges (normalised), stored only when it is not simply the
+   * inline holder's range (several holders); null = `[holderRange]`, or nothing without a holder.
+   */
+  private pinnedMulti: IovaRange[] | null = null;
   /**
    * Resolved backing of pinned pages, keyed by byte offset within the pages. Nearly always one run
    * (a MAP of one VMA), kept inline in `run`; the map exists only from the second run on, and then
@@ -150,7 +153,25 @@ export class IoptPages {
   }
 
   get pinned(): readonly IovaRange[] {
-    return this.pinnedRanges;
+    return this.pinnedRanges();
+  }
+
+  private pinnedRanges(): IovaRange[] {
+    if (this.pinnedMulti !== null) return this.pinnedMulti;
+    return this.holderRange === null ? [] : [this.holderRange];
+  }
+
+  /** Record the new pinned union (kept only when it is not the inline holder's range alone). */
+  private setPinned(next: IovaRange[]): void {
+    const single =
+      this.moreHolders === null &&
+      (next.length === 0
+        ? this.holderRange === null
+        : next.length === 1 &&
+          this.holderRange !== null &&
+          next[0]!.start === this.holderRange.start &&
+          next[0]!.last === this.holderRange.last);
+    this.pinnedMulti = single ? null : next;
   }
 
   /** Page-index range covering bytes [startByte, startByte + length) of the pages. */
@@ -202,8 +223,9 @@ export class IoptPages {
     // (No holder means no other holder either: deleteHolder refills the inline slot first.)
     const next = this.holder === null ? [range] : normalize([...this.holderRanges(), range]);
     // Nothing pinned yet (the first holder, nearly always): all of `range` is new.
-    const fresh = this.pinnedRanges.length === 0;
-    const added = fresh ? next : subtract(next, this.pinnedRanges);
+    const before = this.pinnedRanges();
+    const fresh = before.length === 0;
+    const added = fresh ? next : subtract(next, before);
     const resolved: BackingRun[] = [];
     for (const r of added) {
       let off = smallBigint(r.start * PAGE_SIZE);
@@ -218,7 +240,7 @@ export class IoptPages {
         off += s.length;
       }
     }
-    const delta = fresh ? totalLength(next) : totalLength(next) - totalLength(this.pinnedRanges);
+    const delta = fresh ? totalLength(next) : totalLength(next) - totalLength(before);
     const account = this.account();
     if (account && delta > 0n) {
       if (shouldFail("pages.account")) fail("ENOMEM", op, "injected: locked_vm charge");
@@ -227,12 +249,13 @@ export class IoptPages {
     // publish
     for (const r of resolved) this.addRun(r);
     this.setHolder(holder, range);
-    this.pinnedRanges = next;
+    this.setPinned(next);
     this.charged = smallBigint(this.charged + delta);
   }
 
   /** Drop `holder`'s pin; pages nobody else holds are unpinned and uncharged. Never fails. */
   unpin(holder: object): void {
+    const before = this.pinnedRanges();
     if (!this.deleteHolder(holder)) return;
     const next =
       this.holderRange === null
@@ -240,15 +263,17 @@ export class IoptPages {
         : this.moreHolders === null
           ? [this.holderRange]
           : normalize(this.holderRanges());
-    const released = subtract(this.pinnedRanges, next);
-    this.pinnedRanges = next;
+    const released = subtract(before, next);
+    this.setPinned(next);
     this.release(released);
   }
 
   /** Move a holder's pin to new holders without changing the pinned set (area split). */
   rehold(from: object, to: readonly { holder: object; range: IovaRange }[]): void {
+    const pinned = this.pinnedRanges();
     if (!this.deleteHolder(from)) return;
     for (const t of to) this.setHolder(t.holder, t.range);
+    this.setPinned(pinned);
   }
 
   holds(holder: object): boolean {
@@ -300,7 +325,7 @@ export class IoptPages {
   lookup(startByte: bigint, length: bigint, write: boolean, op: string): BackingSegment[] {
     const first = startByte / PAGE_SIZE;
     const lastPage = (startByte + length - 1n) / PAGE_SIZE;
-    const covered = this.pinnedRanges.some((r) => r.start <= first && lastPage <= r.last);
+    const covered = this.pinnedRanges().some((r) => r.start <= first && lastPage <= r.last);
     if (covered) return this.segments(startByte, length);
     return this.source.memory
       .resolve(this.uptr + startByte, length, write, op)
