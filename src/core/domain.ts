@@ -141,25 +141,20 @@ export class IommuDomain {
   }
 
   /**
-   * `map` of one backing run [iova, last] at `objectOffset` of `object` (no segment array). Same
-   * checks and errors as `map`.
+   * `map` of a mapping record that is itself a one-run translation (a type1 `vfio_dma` pinned in
+   * one run): the record goes into the table as it is — no translation object per domain, as a
+   * hardware page table points at the pinned pages, not at a copy of the mapping. Same checks and
+   * errors as `map`. The record's bounds and translation must not change while it is mapped.
    */
-  mapOne(
-    iova: bigint,
-    last: bigint,
-    object: MemoryObject,
-    objectOffset: bigint,
-    read: boolean,
-    write: boolean,
-  ): void {
+  mapRecord(record: Extent<Translation> & Translation): void {
     if (shouldFail("domain.map")) fail("ENOMEM", "iommu_map", "injected");
-    if (!read && !write) {
+    if (!record.read && !record.write) {
       if (this.unit.kind === "intel-vtd" || this.unit.kind === "amd-vi") {
         fail("EINVAL", "iommu_map", "neither read nor write permission");
       }
       if (this.unit.kind === "arm-smmu-v3") return;
     }
-    this.insertOne(iova, last, object, objectOffset, read, write);
+    if (!this.table.insertExtent(record)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
   }
 
   /** One extent: insertExtent() itself checks for an overlap (one search instead of two). */

@@ -129,11 +129,24 @@ export class VfioDma implements Extent<VfioDma> {
     }
   }
 
-  /** Map the pinned backing into `domain` (one run: no segment array). */
+  /**
+   * Map the pinned backing into `domain`. Pinned in one run, the dma is its own translation there
+   * (`object`/`objectOffset` below): no per-domain record. Several runs map as segments.
+   */
   mapInto(domain: IommuDomain): void {
-    if (this.pinObject !== null) {
-      domain.mapOne(this.iova, this.last, this.pinObject, this.pinOffset, this.read, this.write);
-    } else domain.map(this.iova, this.pinRuns ?? [], this.read, this.write, this.last);
+    if (this.pinObject !== null) domain.mapRecord(this);
+    else domain.map(this.iova, this.pinRuns ?? [], this.read, this.write, this.last);
+  }
+
+  /** Translation of a one-run pin: the memory object (only read while mapped into a domain). */
+  get object(): MemoryObject {
+    if (this.pinObject === null) throw new Error("vfio_dma: translation read while not pinned in one run");
+    return this.pinObject;
+  }
+
+  /** Offset in `object` of the dma's first byte. */
+  get objectOffset(): bigint {
+    return this.pinOffset;
   }
 
   /** Pinned and mapped into the domains (`dma->iommu_mapped`). */
