@@ -25,6 +25,7 @@ import { shouldFail } from "../fault.js";
 import { complement, normalize, type IovaRange } from "../ranges.js";
 import { PAGE_SIZE, ULONG_MAX, alignUp, lowestSetBit, roundUpPowerOfTwo } from "../u64.js";
 import { IoptPages } from "./pages.js";
+import type { MemoryObject } from "../../process/memory.js";
 
 /** Owner of reserved intervals (a domain, a device, a test reservation). */
 export interface ReservedOwner {
@@ -94,6 +95,20 @@ export class Area implements Extent<Area> {
 
   get pageRange(): IovaRange {
     return IoptPages.pageRange(this.startByte, this.length);
+  }
+
+  /**
+   * Translation of an area whose bytes are backed by one run: the area is then its own entry in
+   * every domain it is mapped into (`IommuDomain.mapRecord`). Read from the pinned backing, which
+   * stays put while the area is mapped (runs may be split, never moved).
+   */
+  get object(): MemoryObject {
+    return this.pages.backingAt(this.startByte).object;
+  }
+
+  get objectOffset(): bigint {
+    const r = this.pages.backingAt(this.startByte);
+    return r.objectOffset + (this.startByte - r.start);
   }
 }
 
@@ -383,7 +398,8 @@ export class IoPagetable {
     try {
       const segs = area.pages.segments(area.startByte, area.length);
       for (const d of this.domains) {
-        d.map(area.iova, segs, area.read, area.write, area.last);
+        if (segs.length === 1) d.mapRecord(area);
+        else d.map(area.iova, segs, area.read, area.write, area.last);
         done.push(d);
       }
     } catch (e) {
@@ -531,7 +547,9 @@ export class IoPagetable {
           area.pages.pin(area, area.pageRange, op);
           pinnedHere.push(area);
         }
-        domain.map(area.iova, area.pages.segments(area.startByte, area.length), area.read, area.write);
+        const segs = area.pages.segments(area.startByte, area.length);
+        if (segs.length === 1) domain.mapRecord(area);
+        else domain.map(area.iova, segs, area.read, area.write);
         filled.push(area);
       }
     } catch (e) {

@@ -299,6 +299,14 @@ export class IoptPages {
     this.charged = smallBigint(this.charged - pages);
   }
 
+  /** The run holding byte `at` of the pages (it must be pinned). */
+  backingAt(at: bigint): BackingRun {
+    const r = this.run ?? this.runs?.find(at)?.value;
+    if (r === undefined || r === null || r.start > at || r.last < at)
+      throw new Error("iopt_pages: reading an unpinned page (engine bug)");
+    return r;
+  }
+
   /** Backing of bytes [startByte, startByte + length) — every byte must be pinned. */
   segments(startByte: bigint, length: bigint): BackingSegment[] {
     const out: BackingSegment[] = [];

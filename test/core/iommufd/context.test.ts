@@ -451,3 +451,44 @@ describe("iommufd context: fault injection (fail-nth)", () => {
     }
   });
 });
+
+describe("iommufd domains: translations follow the pinned backing", () => {
+  it("a one-run area is its own translation; cut and half-unmapped, both halves stay exact", () => {
+    const { ctx, src, edu } = setup();
+    const ioas = ctx.ioasAlloc();
+    ctx.attachDevice(ctx.bindDevice(edu), ioas);
+    const iova = 0x200000n;
+    const obj = ctx.ioas(ioas);
+    obj.iopt.setLargePages(false, "test"); // as compat does: areas may be cut
+    ctx.ioasMap(ioas, { iova, userVa: BUF + 3n * PAGE, length: 4n * PAGE, ...rw }, src);
+    const domain = obj.hwpts[0]!.domain;
+    const at = (i: bigint): bigint | undefined => domain.translate(i)?.offset;
+    const base = at(iova)!;
+    expect(at(iova + 0x2345n)).toBe(base + 0x2345n);
+    // Cut after the second page (compat hole punching), then unmap the first half.
+    ctx.cutIova(obj, [iova + 2n * PAGE - 1n]);
+    expect(at(iova + 0x2345n)).toBe(base + 0x2345n);
+    expect(ctx.ioasUnmap(ioas, iova, 2n * PAGE)).toBe(2n * PAGE);
+    expect(domain.translate(iova + 0x1fffn)).toBeUndefined();
+    expect(at(iova + 0x2000n)).toBe(base + 0x2000n);
+    expect(at(iova + 0x3fffn)).toBe(base + 0x3fffn);
+    expect(ctx.ioasUnmap(ioas, iova + 2n * PAGE, 2n * PAGE)).toBe(2n * PAGE);
+    expect(domain.mappedExtents).toBe(0);
+  });
+
+  it("an area over two VMAs maps as two translations, each into its own object", () => {
+    const { ctx, src, edu, mem } = setup();
+    const va = BUF + (200n << 20n);
+    mem.mmap(va, PAGE, "rw", { fill: 1 });
+    mem.mmap(va + PAGE, PAGE, "rw", { fill: 2 });
+    const ioas = ctx.ioasAlloc();
+    ctx.attachDevice(ctx.bindDevice(edu), ioas);
+    ctx.ioasMap(ioas, { iova: 0x400000n, userVa: va, length: 2n * PAGE, ...rw }, src);
+    const domain = ctx.ioas(ioas).hwpts[0]!.domain;
+    expect(domain.mappedExtents).toBe(2);
+    const a = domain.translate(0x400000n)!;
+    const b = domain.translate(0x401000n)!;
+    expect(a.object).not.toBe(b.object);
+    expect([a.object.fill, b.object.fill]).toEqual([1, 2]);
+  });
+});
