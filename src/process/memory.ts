@@ -55,10 +55,16 @@ export class MemoryObject {
     return this.pages.size;
   }
 
-  read(offset: bigint, length: number, into?: Uint8Array, intoOffset = 0): Uint8Array {
-    const out = into ?? new Uint8Array(length);
-    // Offsets below 2^53 (all but objects near the top of the u64 space) are exact as doubles:
-    // page arithmetic on numbers, no BigInt per page.
+  /**
+   * Visit the page pieces of bytes [offset, offset + length): page index, offset in the page, piece
+   * length, bytes before it. Offsets below 2^52 (all but objects near the top of the u64 space) are
+   * exact as doubles: page arithmetic on numbers, no BigInt per page.
+   */
+  private forEachPiece(
+    offset: bigint,
+    length: number,
+    visit: (pageIndex: number, inPage: number, n: number, done: number) => void,
+  ): void {
     let off = offset < MAX_EXACT ? Number(offset) : -1;
     let big = offset;
     let done = 0;
@@ -73,31 +79,25 @@ export class MemoryObject {
         inPage = Number(big % PAGE_SIZE);
       }
       const n = Math.min(PAGE - inPage, length - done);
-      const page = this.pages.get(pageIndex);
-      if (page) out.set(page.subarray(inPage, inPage + n), intoOffset + done);
-      else out.fill(this.fill, intoOffset + done, intoOffset + done + n);
+      visit(pageIndex, inPage, n, done);
       done += n;
       if (off >= 0) off += n;
       else big += BigInt(n);
     }
+  }
+
+  read(offset: bigint, length: number, into?: Uint8Array, intoOffset = 0): Uint8Array {
+    const out = into ?? new Uint8Array(length);
+    this.forEachPiece(offset, length, (pageIndex, inPage, n, done) => {
+      const page = this.pages.get(pageIndex);
+      if (page) out.set(page.subarray(inPage, inPage + n), intoOffset + done);
+      else out.fill(this.fill, intoOffset + done, intoOffset + done + n);
+    });
     return out;
   }
 
   write(offset: bigint, data: Uint8Array): void {
-    let off = offset < MAX_EXACT ? Number(offset) : -1;
-    let big = offset;
-    let done = 0;
-    while (done < data.length) {
-      let pageIndex: number;
-      let inPage: number;
-      if (off >= 0) {
-        pageIndex = Math.floor(off / PAGE);
-        inPage = off - pageIndex * PAGE;
-      } else {
-        pageIndex = Number(big / PAGE_SIZE);
-        inPage = Number(big % PAGE_SIZE);
-      }
-      const n = Math.min(PAGE - inPage, data.length - done);
+    this.forEachPiece(offset, data.length, (pageIndex, inPage, n, done) => {
       let page = this.pages.get(pageIndex);
       if (!page) {
         page = new Uint8Array(PAGE);
@@ -105,10 +105,7 @@ export class MemoryObject {
         this.pages.set(pageIndex, page);
       }
       page.set(n === data.length ? data : data.subarray(done, done + n), inPage);
-      done += n;
-      if (off >= 0) off += n;
-      else big += BigInt(n);
-    }
+    });
   }
 
   /** Snapshot of the touched pages (page index → bytes), for state dumps. */
