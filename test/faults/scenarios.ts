@@ -240,6 +240,16 @@ const accessSteps = (pin: boolean): SweepStep<World>[] => [
 export const iommufdAccessRw = scenario("iommufd access_rw", accessSteps(false));
 export const iommufdAccessPin = scenario("iommufd access_pin", accessSteps(true));
 
+/** IOMMU_HWPT_ALLOC of a paging HWPT for device "dev" on IOAS "ioas"; its id becomes "hwpt". */
+function hwptAlloc(w: World, flags: number): void {
+  w.id["hwpt"] = raw(w, w.fd["iommufd"]!, N.IOMMU_HWPT_ALLOC, iommuHwptAlloc, {
+    size: iommuHwptAlloc.size,
+    flags,
+    dev_id: w.id["dev"]!,
+    pt_id: w.id["ioas"]!,
+  }).out_hwpt_id;
+}
+
 export const iommufdDevice = scenario("iommufd device", [
   openIommufd,
   ioasAlloc,
@@ -252,13 +262,7 @@ export const iommufdDevice = scenario("iommufd device", [
       data_uptr: SCRATCH + 0x800n,
     });
   }),
-  step("HWPT_ALLOC", (w) => {
-    w.id["hwpt"] = raw(w, w.fd["iommufd"]!, N.IOMMU_HWPT_ALLOC, iommuHwptAlloc, {
-      size: iommuHwptAlloc.size,
-      dev_id: w.id["dev"]!,
-      pt_id: w.id["ioas"]!,
-    }).out_hwpt_id;
-  }),
+  step("HWPT_ALLOC", (w) => hwptAlloc(w, 0)),
   step("ATTACH to IOAS (auto HWPT)", (w) => void w.client.attach(w.fd["dev"]!, w.id["ioas"]!)),
   step("MAP", (w) => void w.client.ioasMap(w.fd["iommufd"]!, w.id["ioas"]!, BUF, 0x40000n, RW, 0x100000n)),
   step("replace → HWPT", (w) => void w.client.attach(w.fd["dev"]!, w.id["hwpt"]!), true),
@@ -278,14 +282,7 @@ export const iommufdDirty = scenario(
     openIommufd,
     ioasAlloc,
     bindDev("0000:01:00.0", "/dev/vfio/devices/vfio0", "dev"),
-    step("HWPT_ALLOC DIRTY_TRACKING", (w) => {
-      w.id["hwpt"] = raw(w, w.fd["iommufd"]!, N.IOMMU_HWPT_ALLOC, iommuHwptAlloc, {
-        size: iommuHwptAlloc.size,
-        flags: N.IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-        dev_id: w.id["dev"]!,
-        pt_id: w.id["ioas"]!,
-      }).out_hwpt_id;
-    }),
+    step("HWPT_ALLOC DIRTY_TRACKING", (w) => hwptAlloc(w, N.IOMMU_HWPT_ALLOC_DIRTY_TRACKING)),
     step("ATTACH to the HWPT", (w) => void w.client.attach(w.fd["dev"]!, w.id["hwpt"]!)),
     step("MAP", (w) => void w.client.ioasMap(w.fd["iommufd"]!, w.id["ioas"]!, BUF, 0x40000n, RW, 0x100000n)),
     step("SET_DIRTY_TRACKING on", (w) => {
