@@ -1,8 +1,8 @@
 /**
  * Vector-mutation fuzzer: replay a recorded trace and, at sampled ioctl records, issue a *mutated*
  * copy of the record instead — one to three argument fields replaced by hostile values (0, 1, the
- * top of u64, off-by-one sizes, flipped bits, pages around the original, unknown ids) — from the
- * exact state the real call saw. Where `fuzz.ts` builds arguments from struct sizes alone, this
+ * top of u64, off-by-one sizes, flipped bits, pages around the original, unknown ids), now and then
+ * aimed at another file the trace opened — from the exact state the real call saw. Where `fuzz.ts` builds arguments from struct sizes alone, this
  * starts from real calls, so the mutations reach deep paths (a MAP with every check passed but one).
  *
  * Invariants, as for `fuzz.ts`: only errnos come back (no engine exception), each call is bounded in
@@ -141,6 +141,8 @@ export function mutateTrace(trace: Trace, opts: { cases: number; seed: number })
   const rng = new XorShift(opts.seed);
   const records = trace.records;
   const ioctls = records.flatMap((r, i) => (r.kind === "op" && /^(VFIO|IOMMU)_/.test(r.op) ? [i] : []));
+  // The fd names the trace opens: a mutation may aim a call at another kind of file.
+  const fdNames = [...new Set(records.flatMap((r) => (r.kind === "op" && r.op === "open" ? [r.fd] : [])))];
   const picks = Array.from({ length: opts.cases }, () => rng.pick(ioctls)).sort((a, b) => a - b);
 
   const fresh = (): {
@@ -159,8 +161,15 @@ export function mutateTrace(trace: Trace, opts: { cases: number; seed: number })
     if (live.pos > k) live = fresh();
     while (live.pos < k) live.replayer.step(records[live.pos++]!);
     const rec = records[k] as OpRecord;
-    const { input, describe } = mutateInput(rng, rec.in);
-    const mutated: OpRecord = { ...rec, in: input };
+    const m = mutateInput(rng, rec.in);
+    const input = m.input;
+    let describe = m.describe;
+    let fd = rec.fd;
+    if (fdNames.length > 1 && rng.chance(0.1)) {
+      fd = rng.pick(fdNames);
+      describe += `, fd: ${rec.fd} → ${fd}`;
+    }
+    const mutated: OpRecord = { ...rec, fd, in: input };
     const fail = (problem: string): void => {
       failures.push({ trace: trace.name, seq: rec.seq, op: rec.op, mutated: describe, problem });
     };
