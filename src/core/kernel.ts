@@ -72,9 +72,14 @@ export function kernelFeatures(release: string, hasIommufd: boolean): KernelFeat
     vfioCapsAligned: atLeast(v, 6, 6),
     type1Eoverflow: atLeast(v, 6, 19),
     setContainerEbadfd: atLeast(v, 6, 2),
-    // Mainline 6.18; stable back-ports in late Nov 2025 (6.12.y ≈ .59, 6.6.y ≈ .118 — approximate
-    // releases; the 6.12.107 traces confirm the new behaviour).
-    compatEmptyUnmapOk: atLeast(v, 6, 18) || stableAtLeast(v, 6, 12, 59) || stableAtLeast(v, 6, 6, 118),
+    // "iommufd: Make vfio_compats unmap succeed if the range is already empty": mainline 6.18;
+    // stable back-ports in the review series of 2025-11-21 — 6.17.9, 6.12.59, 6.6.117 (the
+    // 6.12.107 traces confirm the new behaviour).
+    compatEmptyUnmapOk:
+      atLeast(v, 6, 18) ||
+      stableAtLeast(v, 6, 17, 9) ||
+      stableAtLeast(v, 6, 12, 59) ||
+      stableAtLeast(v, 6, 6, 117),
     vaddrMovesAccounting: atLeast(v, 6, 3),
     hwptAllocSize: atLeast(v, 6, 11) ? 48 : atLeast(v, 6, 7) ? 40 : 24,
   };

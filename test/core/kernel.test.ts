@@ -23,7 +23,12 @@ describe("kernel features from the release string", () => {
   it("knows the compat empty-unmap fix by mainline release and stable back-port", () => {
     expect(kernelFeatures("6.12.107", true).compatEmptyUnmapOk).toBe(true);
     expect(kernelFeatures("6.12.40", true).compatEmptyUnmapOk).toBe(false);
-    expect(kernelFeatures("6.6.118", true).compatEmptyUnmapOk).toBe(true);
+    expect(kernelFeatures("6.12.58", true).compatEmptyUnmapOk).toBe(false);
+    expect(kernelFeatures("6.12.59", true).compatEmptyUnmapOk).toBe(true);
+    expect(kernelFeatures("6.6.116", true).compatEmptyUnmapOk).toBe(false);
+    expect(kernelFeatures("6.6.117", true).compatEmptyUnmapOk).toBe(true);
+    expect(kernelFeatures("6.17.8", true).compatEmptyUnmapOk).toBe(false);
+    expect(kernelFeatures("6.17.9", true).compatEmptyUnmapOk).toBe(true);
     expect(kernelFeatures("6.8.0", true).compatEmptyUnmapOk).toBe(false);
     expect(kernelFeatures("6.18.0", true).compatEmptyUnmapOk).toBe(true);
   });
