@@ -141,10 +141,11 @@ export class IommuDomain {
   }
 
   /**
-   * `map` of a mapping record that is itself a one-run translation (a type1 `vfio_dma` pinned in
-   * one run): the record goes into the table as it is — no translation object per domain, as a
-   * hardware page table points at the pinned pages, not at a copy of the mapping. Same checks and
-   * errors as `map`. The record's bounds and translation must not change while it is mapped.
+   * `map` of a mapping record that is itself a one-run translation (a type1 `vfio_dma` or an
+   * iommufd area pinned in one run): the record goes into the table as it is — no translation
+   * object per domain, as a hardware page table points at the pinned pages, not at a copy of the
+   * mapping. Same checks and errors as `map`. The record's bounds and translation must not change
+   * while it is mapped (a partial unmap leaves `TranslationExtent` pieces, never edits it).
    */
   mapRecord(record: Extent<Translation> & Translation): void {
     if (shouldFail("domain.map")) fail("ENOMEM", "iommu_map", "injected");
