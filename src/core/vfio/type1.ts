@@ -67,6 +67,11 @@ interface DirtyBitmap {
   readonly pages: Set<bigint>;
 }
 
+const DMA_READ = 1;
+const DMA_WRITE = 2;
+const DMA_VADDR_INVALID = 4;
+const DMA_LOCK_CAP = 8;
+
 /** One `vfio_dma`; it is its own entry (start = iova, value = itself) in the dma tree. */
 export class VfioDma implements Extent<VfioDma> {
   readonly iova: bigint;
@@ -74,12 +79,10 @@ export class VfioDma implements Extent<VfioDma> {
   /** iova + size - 1. */
   readonly last: bigint;
   vaddr: bigint;
-  readonly read: boolean;
-  readonly write: boolean;
-  vaddrInvalid = false;
-  /** The task/mm charged for the pinned pages, and its CAP_IPC_LOCK at map (or owner-change) time. */
+  /** READ, WRITE, VADDR_INVALID and LOCK_CAP bits: one field instead of four (8 B per field). */
+  private flags: number;
+  /** The task/mm charged for the pinned pages (its CAP_IPC_LOCK at map or owner-change time: `lockCap`). */
   task: DmaTask;
-  lockCap: boolean;
   /**
    * Pinned backing. One run (nearly always) is kept inline — `pinObject` at `pinOffset` for the
    * whole size — instead of an array and a segment object; several runs go to `pinRuns`.
@@ -96,10 +99,35 @@ export class VfioDma implements Extent<VfioDma> {
     this.size = size;
     this.last = iova + size - 1n;
     this.vaddr = vaddr;
-    this.read = read;
-    this.write = write;
+    this.flags =
+      (read ? DMA_READ : 0) | (write ? DMA_WRITE : 0) | (task.credentials.capIpcLock ? DMA_LOCK_CAP : 0);
     this.task = task;
-    this.lockCap = task.credentials.capIpcLock;
+  }
+
+  get read(): boolean {
+    return (this.flags & DMA_READ) !== 0;
+  }
+
+  get write(): boolean {
+    return (this.flags & DMA_WRITE) !== 0;
+  }
+
+  /** VFIO_DMA_UNMAP_FLAG_VADDR was applied: the vaddr is stale until a MAP with FLAG_VADDR. */
+  get vaddrInvalid(): boolean {
+    return (this.flags & DMA_VADDR_INVALID) !== 0;
+  }
+
+  set vaddrInvalid(v: boolean) {
+    this.flags = v ? this.flags | DMA_VADDR_INVALID : this.flags & ~DMA_VADDR_INVALID;
+  }
+
+  /** The charged task's CAP_IPC_LOCK (no RLIMIT_MEMLOCK check while it holds). */
+  get lockCap(): boolean {
+    return (this.flags & DMA_LOCK_CAP) !== 0;
+  }
+
+  set lockCap(v: boolean) {
+    this.flags = v ? this.flags | DMA_LOCK_CAP : this.flags & ~DMA_LOCK_CAP;
   }
 
   get start(): bigint {
