@@ -35,7 +35,7 @@ import {
   IommufdContext,
 } from "../core/iommufd/context.js";
 import { Area, IoPagetable } from "../core/iommufd/io-pagetable.js";
-import { BackingRun, IoptPages, reservePagesSerials } from "../core/iommufd/pages.js";
+import { BackingRun, IoptPages } from "../core/iommufd/pages.js";
 import { kernelFeatures, type KernelFeatures } from "../core/kernel.js";
 import { KernelLog } from "../core/kmsg.js";
 import type { Host } from "../core/topology/types.js";
@@ -400,7 +400,6 @@ function reserveIds(kernel: Kernel, extra: unknown): void {
     if (v instanceof MemoryObject) reserveMemoryObjectIds(v.id);
     else if (v instanceof IommuDomain) reserveDomainIds(v.id);
     else if (v instanceof VfioContainer) reserveContainerIds(v.id);
-    else if (v instanceof IoptPages) reservePagesSerials(v.serial);
     if (v instanceof Map)
       for (const [k, x] of v) {
         stack.push(k);

@@ -62,16 +62,7 @@ export class BackingRun implements Extent<BackingRun> {
 
 const NO_RUNS: readonly BackingRun[] = Object.freeze([]);
 
-let nextPagesSerial = 1;
-
-/** After restoring a saved state: new pages get serials above `serial`. */
-export function reservePagesSerials(serial: number): void {
-  if (serial >= nextPagesSerial) nextPagesSerial = serial + 1;
-}
-
 export class IoptPages {
-  /** Process-wide serial (diagnostics only; snapshots label pages by first use instead). */
-  readonly serial = nextPagesSerial++;
   /** Page-aligned start of the user range. */
   readonly uptr: bigint;
   readonly npages: bigint;
@@ -98,8 +89,6 @@ export class IoptPages {
    */
   private run: BackingRun | null = null;
   private runs: ExtentMap<BackingRun> | null = null;
-  /** Pages currently charged to the account. */
-  private charged = 0n;
 
   constructor(uptr: bigint, npages: bigint, writable: boolean, accountMode: AccountMode, source: PinSource) {
     this.uptr = uptr;
@@ -148,8 +137,9 @@ export class IoptPages {
     return out;
   }
 
+  /** Pages pinned, each charged once to the account (the size of the pinned union). */
   get pinnedPages(): bigint {
-    return this.charged;
+    return totalLength(this.pinnedRanges());
   }
 
   get pinned(): readonly IovaRange[] {
@@ -250,7 +240,6 @@ export class IoptPages {
     for (const r of resolved) this.addRun(r);
     this.setHolder(holder, range);
     this.setPinned(next);
-    this.charged = smallBigint(this.charged + delta);
   }
 
   /** Drop `holder`'s pin; pages nobody else holds are unpinned and uncharged. Never fails. */
@@ -296,7 +285,6 @@ export class IoptPages {
     if (pages === 0n) return;
     const account = this.account();
     if (account) unchargePages(account, pages);
-    this.charged = smallBigint(this.charged - pages);
   }
 
   /** The run holding byte `at` of the pages (it must be pinned). */
