@@ -54,6 +54,28 @@ export class TranslationExtent implements Extent<Translation>, Translation {
   }
 }
 
+/** A mapping record that is its own translation (`IommuDomain.mapRecord`). */
+export type TranslationRecord = Extent<Translation> & Translation;
+
+/**
+ * Records a domain shows without holding them: the owner's own tree of mappings, when every one of
+ * its (one-run) mappings is, by the owner's invariant, mapped into every one of its domains — type1's
+ * "every pinned dma is mapped in every domain". The domain's page table is then the owner's tree plus
+ * its own extents (multi-run mappings, partial-unmap pieces, the MSI doorbell), and a map or unmap of
+ * a mirrored record touches no table of the domain's: one tree operation per mapping, not one per
+ * domain. The owner removes a record from its tree (or stops showing it) when it unmaps it.
+ */
+export interface DomainMirror {
+  /** The shown record containing `iova`, if any. */
+  recordAt(iova: bigint): TranslationRecord | undefined;
+  /** Shown records intersecting [start, last], ascending. */
+  recordsIn(start: bigint, last: bigint): TranslationRecord[];
+  /** Is `record` one this mirror shows (then mapping it installs nothing in the domain itself)? */
+  shows(record: TranslationRecord): boolean;
+  /** Number of shown records. */
+  count(): number;
+}
+
 /** A slice of pinned memory to map at consecutive IOVAs. */
 export interface BackingSegment {
   readonly object: MemoryObject;
@@ -78,6 +100,8 @@ export class IommuDomain {
   readonly enforceCacheCoherency: boolean;
   dirtyTracking = false;
   private readonly table = new ExtentMap<Translation>();
+  /** The owner's records this domain shows besides `table` (see DomainMirror), or null. */
+  private mirror: DomainMirror | null = null;
   /** IOVA page numbers (in units of the smallest page) written by DMA while tracking was on. */
   private readonly dirty = new Set<bigint>();
   /** Translations cached by devices using this domain (see dma/iotlb.ts). */
@@ -96,7 +120,12 @@ export class IommuDomain {
   }
 
   get mappedExtents(): number {
-    return this.table.size;
+    return this.table.size + (this.mirror?.count() ?? 0);
+  }
+
+  /** Show the owner's records (a new, empty domain of that owner) or stop showing them (null). */
+  setMirror(mirror: DomainMirror | null): void {
+    this.mirror = mirror;
   }
 
   /**
@@ -155,6 +184,9 @@ export class IommuDomain {
       }
       if (this.unit.kind === "arm-smmu-v3") return;
     }
+    // A mirrored record is in the page table through the owner's tree, which already keeps its
+    // records apart (and out of the reserved windows where the domain's own extents live).
+    if (this.mirror !== null && this.mirror.shows(record)) return;
     if (!this.table.insertExtent(record)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
   }
 
@@ -171,7 +203,10 @@ export class IommuDomain {
     if (!this.table.insertExtent(t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
   }
 
-  /** iommu_unmap of [start, last]: removes every translation there (splitting extents); returns bytes. */
+  /**
+   * iommu_unmap of [start, last]: removes every translation of the domain's own there (splitting
+   * extents); returns those bytes. Mirrored records are the owner's to remove.
+   */
   unmap(start: bigint, last: bigint): bigint {
     // The kernel flushes the IOTLB for every unmapped range before the pages are released.
     if (this.iotlb.size > 0) this.iotlb.invalidate(start / PAGE_SIZE, last / PAGE_SIZE);
@@ -198,7 +233,7 @@ export class IommuDomain {
   translate(
     iova: bigint,
   ): { object: MemoryObject; offset: bigint; read: boolean; write: boolean; last: bigint } | undefined {
-    const e = this.table.find(iova);
+    const e = this.table.find(iova) ?? this.mirror?.recordAt(iova);
     if (!e) return undefined;
     return {
       object: e.value.object,
@@ -211,7 +246,19 @@ export class IommuDomain {
 
   /** Translations overlapping [start, last] (for snapshots, viewer, tests). */
   translations(start = 0n, last = (1n << 64n) - 1n): { start: bigint; last: bigint; value: Translation }[] {
-    return this.table.overlapping(start, last);
+    const own = this.table.overlapping(start, last);
+    if (this.mirror === null) return own;
+    const shown = this.mirror.recordsIn(start, last);
+    if (shown.length === 0) return own;
+    // Both ascending and disjoint: merge.
+    const out: { start: bigint; last: bigint; value: Translation }[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < own.length || j < shown.length) {
+      if (j >= shown.length || (i < own.length && own[i]!.start < shown[j]!.start)) out.push(own[i++]!);
+      else out.push(shown[j++]!);
+    }
+    return out;
   }
 
   markDirty(iova: bigint): void {

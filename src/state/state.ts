@@ -41,7 +41,7 @@ import { KernelLog } from "../core/kmsg.js";
 import type { Host } from "../core/topology/types.js";
 import { reserveContainerIds, VfioContainer } from "../core/vfio/container.js";
 import { VfioDevice, VfioGroup, VfioSubsystem } from "../core/vfio/subsystem.js";
-import { Type1Domain, Type1Iommu, VfioDma } from "../core/vfio/type1.js";
+import { Type1Domain, Type1Iommu, Type1Mirror, VfioDma } from "../core/vfio/type1.js";
 import { HostReadError } from "../host/errors.js";
 import { hostToJson, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, snapshotFromText } from "../host/snapshot.js";
 import { FileHandle } from "../process/file-handle.js";
@@ -100,6 +100,7 @@ export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...arg
   ["VfioContainer", VfioContainer],
   ["Type1Iommu", Type1Iommu],
   ["Type1Domain", Type1Domain],
+  ["Type1Mirror", Type1Mirror],
   ["VfioDma", VfioDma],
   ["TranslationExtent", TranslationExtent],
   ["ContainerFile", ContainerFile],

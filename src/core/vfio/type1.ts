@@ -18,7 +18,7 @@
  */
 
 import { chargePages, limitPages, unchargePages, type LockedAccount } from "../accounting.js";
-import { IommuDomain, type BackingSegment } from "../domain.js";
+import { IommuDomain, type BackingSegment, type DomainMirror, type TranslationRecord } from "../domain.js";
 import { HOST_MSI_DOORBELL } from "../dma/doorbell.js";
 import { fail, IoasError } from "../errno.js";
 import { ExtentMap, type Extent } from "../extent-map.js";
@@ -177,9 +177,45 @@ export class VfioDma implements Extent<VfioDma> {
     return this.pinOffset;
   }
 
+  /** Pinned in one run: a domain can show the dma itself as its translation. */
+  get pinnedInOneRun(): boolean {
+    return this.pinObject !== null;
+  }
+
   /** Pinned and mapped into the domains (`dma->iommu_mapped`). */
   get iommuMapped(): boolean {
     return this.pinObject !== null || this.pinRuns !== null;
+  }
+}
+
+/**
+ * A type1 domain's view of its container's dma tree (`DomainMirror`): every dma pinned in one run is
+ * mapped into every domain of the container (`vfio_pin_map_dma` and `vfio_iommu_replay` are all or
+ * nothing), so the domains show the tree instead of each holding a copy.
+ */
+export class Type1Mirror implements DomainMirror {
+  constructor(private readonly dmas: ExtentMap<VfioDma>) {}
+
+  recordAt(iova: bigint): VfioDma | undefined {
+    const e = this.dmas.find(iova);
+    return e !== undefined && e.value.pinnedInOneRun ? e.value : undefined;
+  }
+
+  recordsIn(start: bigint, last: bigint): VfioDma[] {
+    const out: VfioDma[] = [];
+    for (const e of this.dmas.overlapping(start, last)) if (e.value.pinnedInOneRun) out.push(e.value);
+    return out;
+  }
+
+  shows(record: TranslationRecord): boolean {
+    // Only this container's dmas are ever mapped into its domains.
+    return record instanceof VfioDma && record.pinnedInOneRun;
+  }
+
+  count(): number {
+    let n = 0;
+    for (const e of this.dmas) if (e.value.pinnedInOneRun) n++;
+    return n;
   }
 }
 
@@ -285,6 +321,8 @@ export class Type1Iommu {
   readonly params: HostParams["type1"];
   readonly options: Type1Options;
   private readonly dmas = new ExtentMap<VfioDma>();
+  /** What every domain of this context shows of `dmas` (see Type1Mirror). */
+  private readonly mirror = new Type1Mirror(this.dmas);
   readonly domains: Type1Domain[] = [];
   readonly emulatedGroups: VfioGroup[] = [];
   iovaList: IovaRange[] = [];
@@ -434,6 +472,7 @@ export class Type1Iommu {
     }
 
     const vd = new Type1Domain(domain);
+    domain.setMirror(this.mirror);
     vd.groups.push(group);
     const pinnedHere = this.replay(vd);
     try {
@@ -578,6 +617,7 @@ export class Type1Iommu {
         else this.unpinAllKeepBookkeeping();
       }
       for (const dma of this.mappings()) vd.domain.unmap(dma.iova, dma.last);
+      vd.domain.setMirror(null);
       this.removeMsiCookie(vd);
       this.domains.splice(di, 1);
       iovaCopy = this.aperExpand(iovaCopy);

@@ -379,3 +379,67 @@ describe("sw-MSI and seed 003 (MSI_RESERVED_IOVA, opt-in)", () => {
     }
   });
 });
+
+describe("type1 domains show the container's dmas", () => {
+  it("a one-run dma is in every domain at once; a two-VMA dma has its own segments; merged in order", () => {
+    const host = twoIommuHost();
+    const { ctx, t } = setup(host, [1, 2, 3]);
+    const [a, b] = ctx.domains.map((d) => d.domain);
+    // Two VMAs behind one mapping: pinned in two runs.
+    t.memory.mmap(ARENA + 200n * MiB, 0x1000n, "rw", { fill: 1 });
+    t.memory.mmap(ARENA + 200n * MiB + 0x1000n, 0x1000n, "rw", { fill: 2 });
+    ctx.map(t, { vaddr: ARENA + 200n * MiB, iova: 0x200000n, size: 0x2000n, ...rw });
+    ctx.map(t, { vaddr: ARENA, iova: 0x100000n, size: 0x3000n, ...rw });
+    ctx.map(t, { vaddr: ARENA + 0x3000n, iova: 0x300000n, size: 0x1000n, ...rw });
+    for (const d of [a!, b!]) {
+      expect(d.translations().map((x) => [x.start, x.last])).toEqual([
+        [0x100000n, 0x102fffn],
+        [0x200000n, 0x200fffn],
+        [0x201000n, 0x201fffn],
+        [0x300000n, 0x300fffn],
+      ]);
+      expect(d.mappedExtents).toBe(4);
+      expect(d.translate(0x201000n)?.object.fill).toBe(2);
+      expect(d.translate(0x102345n)?.offset).toBe(d.translate(0x100000n)!.offset + 0x2345n);
+    }
+    ctx.unmap({ iova: 0x100000n, size: 0x3000n });
+    ctx.unmap({ iova: 0x200000n, size: 0x2000n });
+    for (const d of [a!, b!]) {
+      expect(d.translate(0x100000n)).toBeUndefined();
+      expect(d.translate(0x201000n)).toBeUndefined();
+      expect(d.mappedExtents).toBe(1);
+    }
+  });
+
+  it("a detached group's domain stops showing the mappings; a failing second domain maps nothing", () => {
+    const host = twoIommuHost();
+    const { c, ctx, t, vfio } = setup(host, [1, 2, 3]);
+    ctx.map(t, { vaddr: ARENA, iova: 0x100000n, size: 0x1000n, ...rw });
+    const gone = ctx.domains[1]!.domain;
+    expect(gone.translate(0x100000n)).toBeDefined();
+    c.detachGroup(vfio.group(3)!);
+    expect(gone.translate(0x100000n)).toBeUndefined();
+    expect(gone.mappedExtents).toBe(0);
+    expect(ctx.domains[0]!.domain.translate(0x100000n)).toBeDefined();
+    // Back to two domains; fail each fallible step of a map in turn (the second domain's map among
+    // them): every failure leaves no domain showing the mapping and the container as it was.
+    c.attachGroup(vfio.group(3)!);
+    const before = JSON.stringify(c.snapshot());
+    const failed: string[] = [];
+    for (let n = 1; n < 20; n++) {
+      const { result, injector } = withFaultInjection(n, () =>
+        errnoOf(() => ctx.map(t, { vaddr: ARENA + 0x1000n, iova: 0x400000n, size: 0x1000n, ...rw })),
+      );
+      if (injector.failedSite === undefined) {
+        expect(result).toBeUndefined(); // the clean run maps
+        break;
+      }
+      failed.push(injector.failedSite);
+      expect(result).toBeDefined();
+      expect(JSON.stringify(c.snapshot())).toBe(before);
+      for (const d of ctx.domains) expect(d.domain.translate(0x400000n)).toBeUndefined();
+    }
+    expect(failed.filter((f) => f === "domain.map")).toHaveLength(2);
+    for (const d of ctx.domains) expect(d.domain.translate(0x400000n)).toBeDefined();
+  });
+});
