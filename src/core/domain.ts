@@ -261,6 +261,45 @@ export class IommuDomain {
     return out;
   }
 
+  /**
+   * The page table's contents as maximal runs: adjacent translations of consecutive bytes of one
+   * object with the same permissions are one run. Independent of how records happen to be split
+   * (an iommufd area cut changes no IOPTE), so snapshots compare what a device could reach.
+   */
+  runs(): {
+    start: bigint;
+    last: bigint;
+    object: MemoryObject;
+    objectOffset: bigint;
+    read: boolean;
+    write: boolean;
+  }[] {
+    const out: ReturnType<IommuDomain["runs"]> = [];
+    for (const t of this.translations()) {
+      const v = t.value;
+      const prev = out.at(-1);
+      if (
+        prev !== undefined &&
+        prev.last + 1n === t.start &&
+        prev.object === v.object &&
+        prev.objectOffset + (t.start - prev.start) === v.objectOffset &&
+        prev.read === v.read &&
+        prev.write === v.write
+      )
+        prev.last = t.last;
+      else
+        out.push({
+          start: t.start,
+          last: t.last,
+          object: v.object,
+          objectOffset: v.objectOffset,
+          read: v.read,
+          write: v.write,
+        });
+    }
+    return out;
+  }
+
   markDirty(iova: bigint): void {
     if (this.dirtyTracking) this.dirty.add(iova / PAGE_SIZE);
   }

@@ -34,7 +34,7 @@ import {
   IoasObject,
   IommufdContext,
 } from "../core/iommufd/context.js";
-import { Area, IoPagetable } from "../core/iommufd/io-pagetable.js";
+import { Area, IoPagetable, IoptMirror } from "../core/iommufd/io-pagetable.js";
 import { BackingRun, IoptPages } from "../core/iommufd/pages.js";
 import { kernelFeatures, type KernelFeatures } from "../core/kernel.js";
 import { KernelLog } from "../core/kmsg.js";
@@ -90,6 +90,7 @@ export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...arg
   ["AccessObject", AccessObject],
   ["IoPagetable", IoPagetable],
   ["Area", Area],
+  ["IoptMirror", IoptMirror],
   ["IoptPages", IoptPages],
   ["BackingRun", BackingRun],
   ["IommuDomain", IommuDomain],

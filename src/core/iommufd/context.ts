@@ -1157,11 +1157,8 @@ export class IommufdContext {
             devices: [...o.devices].map((d) => d.id).sort((a, b) => a - b),
             enforceCacheCoherency: o.enforceCacheCoherency,
             translations: o.domain
-              .translations()
-              .map(
-                (t) =>
-                  `${hexs(t.start)}-${hexs(t.last)} obj${t.value.object.id}+${hexs(t.value.objectOffset)}`,
-              ),
+              .runs()
+              .map((r) => `${hexs(r.start)}-${hexs(r.last)} obj${r.object.id}+${hexs(r.objectOffset)}`),
             aperture: rangeText(o.domain.aperture),
           });
           break;

@@ -18,7 +18,7 @@
  * the one exception is the range unmap, which keeps the kernel's partial progress (§2.11).
  */
 
-import type { IommuDomain } from "../domain.js";
+import type { DomainMirror, IommuDomain, TranslationRecord } from "../domain.js";
 import { fail, IoasError } from "../errno.js";
 import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
@@ -43,14 +43,18 @@ export interface IoptAccess {
   notifyUnmap(iova: bigint, length: bigint): void;
 }
 
+const AREA_READ = 1;
+const AREA_WRITE = 2;
+const AREA_ONE_RUN = 4;
+
 export class Area implements Extent<Area> {
   readonly iova: bigint;
   readonly last: bigint;
   readonly pages: IoptPages;
   /** Offset of `iova` inside the pages (bytes from `pages.uptr`). */
   readonly startByte: bigint;
-  readonly read: boolean;
-  readonly write: boolean;
+  /** READ, WRITE and ONE_RUN bits (one field instead of three). */
+  private flags: number;
   /** Access pins inside this area (unmap notifies, splitting refuses). */
   numAccesses = 0;
 
@@ -66,8 +70,32 @@ export class Area implements Extent<Area> {
     this.last = last;
     this.pages = pages;
     this.startByte = startByte;
-    this.read = read;
-    this.write = write;
+    this.flags = (read ? AREA_READ : 0) | (write ? AREA_WRITE : 0);
+  }
+
+  get read(): boolean {
+    return (this.flags & AREA_READ) !== 0;
+  }
+
+  get write(): boolean {
+    return (this.flags & AREA_WRITE) !== 0;
+  }
+
+  /**
+   * The area's bytes were pinned as one run of one memory object when it was last mapped into
+   * domains: the area is then its own translation, shown by every domain of the IOAS (IoptMirror).
+   */
+  get oneRun(): boolean {
+    return (this.flags & AREA_ONE_RUN) !== 0;
+  }
+
+  set oneRun(v: boolean) {
+    this.flags = v ? this.flags | AREA_ONE_RUN : this.flags & ~AREA_ONE_RUN;
+  }
+
+  /** Mapped into the IOAS's domains (it holds its pages' pin) and shown by them as itself. */
+  get mirrored(): boolean {
+    return this.oneRun && this.pages.holds(this);
   }
 
   get length(): bigint {
@@ -137,8 +165,41 @@ function refuse(
 
 const MAX_UNMAP_NOTIFY_ROUNDS = 100;
 
+/**
+ * What every domain of an IOAS shows of its area tree (`DomainMirror`): an area pinned in one run is
+ * mapped into every domain of the IOAS (`iopt_fill_domains` and `iopt_fill_domain` are all or
+ * nothing), so the domains show the tree instead of each holding a copy.
+ */
+export class IoptMirror implements DomainMirror {
+  constructor(private readonly areas: ExtentMap<Area>) {}
+
+  recordAt(iova: bigint): Area | undefined {
+    const e = this.areas.find(iova);
+    return e !== undefined && e.value.mirrored ? e.value : undefined;
+  }
+
+  recordsIn(start: bigint, last: bigint): Area[] {
+    const out: Area[] = [];
+    for (const e of this.areas.overlapping(start, last)) if (e.value.mirrored) out.push(e.value);
+    return out;
+  }
+
+  shows(record: TranslationRecord): boolean {
+    // Only this IOAS's areas are ever mapped into its domains.
+    return record instanceof Area && record.oneRun;
+  }
+
+  count(): number {
+    let n = 0;
+    for (const e of this.areas) if (e.value.mirrored) n++;
+    return n;
+  }
+}
+
 export class IoPagetable {
   readonly areas = new ExtentMap<Area>();
+  /** What every domain of this IOAS shows of `areas` (see IoptMirror). */
+  private readonly mirror = new IoptMirror(this.areas);
   /** Normalised allow-list as given (kept in input order of validity; empty = no restriction). */
   private allowedRanges: IovaRange[] = [];
   private reservedList: ReservedInterval[] = [];
@@ -397,6 +458,7 @@ export class IoPagetable {
     const done: IommuDomain[] = [];
     try {
       const segs = area.pages.segments(area.startByte, area.length);
+      area.oneRun = segs.length === 1;
       for (const d of this.domains) {
         if (segs.length === 1) d.mapRecord(area);
         else d.map(area.iova, segs, area.read, area.write, area.last);
@@ -502,6 +564,9 @@ export class IoPagetable {
       refuse("EINVAL", op, "large pages may back the mapping");
     const lhs = new Area(area.iova, iova, area.pages, area.startByte, area.read, area.write);
     const rhs = new Area(newStart, area.last, area.pages, area.startByteOf(newStart), area.read, area.write);
+    // Halves of a one-run area are one run: the domains show them as they showed the whole.
+    lhs.oneRun = area.oneRun;
+    rhs.oneRun = area.oneRun;
     this.areas.remove(area.iova);
     this.areas.insertExtent(lhs);
     this.areas.insertExtent(rhs);
@@ -527,8 +592,10 @@ export class IoPagetable {
       if (ap.start !== 0n) this.reserve(0n, ap.start - 1n, owner, op);
       if (ap.last !== ULONG_MAX) this.reserve(ap.last + 1n, ULONG_MAX, owner, op);
       if (shouldFail("iopt.domain_slot")) fail("ENOMEM", op, "injected: domain slot");
+      domain.setMirror(this.mirror);
       this.fillDomain(domain, op);
     } catch (e) {
+      domain.setMirror(null);
       this.removeReserved(owner);
       throw e;
     }
@@ -548,6 +615,7 @@ export class IoPagetable {
           pinnedHere.push(area);
         }
         const segs = area.pages.segments(area.startByte, area.length);
+        area.oneRun = segs.length === 1;
         if (segs.length === 1) domain.mapRecord(area);
         else domain.map(area.iova, segs, area.read, area.write);
         filled.push(area);
@@ -570,6 +638,7 @@ export class IoPagetable {
       domain.unmap(e.value.iova, e.value.last);
       if (this.domains.length === 0) e.value.pages.unpin(e.value);
     }
+    domain.setMirror(null);
     this.removeReserved(owner);
     this.recalculateAlignment("iopt_table_remove_domain");
   }

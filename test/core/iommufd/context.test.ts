@@ -468,6 +468,9 @@ describe("iommufd domains: translations follow the pinned backing", () => {
     // Cut after the second page (compat hole punching), then unmap the first half.
     ctx.cutIova(obj, [iova + 2n * PAGE - 1n]);
     expect(at(iova + 0x2345n)).toBe(base + 0x2345n);
+    // Two records now, one run of the page table (a cut changes no IOPTE).
+    expect(domain.translations().map((t) => t.start)).toEqual([iova, iova + 2n * PAGE]);
+    expect(domain.runs().map((r) => [r.start, r.last])).toEqual([[iova, iova + 4n * PAGE - 1n]]);
     expect(ctx.ioasUnmap(ioas, iova, 2n * PAGE)).toBe(2n * PAGE);
     expect(domain.translate(iova + 0x1fffn)).toBeUndefined();
     expect(at(iova + 0x2000n)).toBe(base + 0x2000n);
@@ -490,5 +493,25 @@ describe("iommufd domains: translations follow the pinned backing", () => {
     const b = domain.translate(0x401000n)!;
     expect(a.object).not.toBe(b.object);
     expect([a.object.fill, b.object.fill]).toEqual([1, 2]);
+  });
+
+  it("a HWPT added to an IOAS with areas shows them; a destroyed HWPT's domain shows nothing", () => {
+    const { ctx, src, edu } = setup();
+    const ioas = ctx.ioasAlloc();
+    const dev = ctx.bindDevice(edu);
+    ctx.attachDevice(dev, ioas);
+    ctx.ioasMap(ioas, { iova: 0x600000n, userVa: BUF, length: 2n * PAGE, ...rw }, src);
+    const hwpt = ctx.hwptAlloc(dev, ioas, 0);
+    const second = ctx.hwpt(hwpt).domain;
+    const first = ctx.ioas(ioas).hwpts[0]!.domain;
+    expect(first).not.toBe(second);
+    for (const d of [first, second])
+      expect(d.translate(0x601000n)?.offset).toBe(first.translate(0x600000n)!.offset + PAGE);
+    ctx.ioasMap(ioas, { iova: 0x700000n, userVa: BUF + 4n * PAGE, length: PAGE, ...rw }, src);
+    expect(second.translate(0x700000n)).toBeDefined();
+    ctx.destroy(hwpt);
+    expect(second.translate(0x600000n)).toBeUndefined();
+    expect(second.mappedExtents).toBe(0);
+    expect(first.translate(0x700000n)).toBeDefined();
   });
 });
