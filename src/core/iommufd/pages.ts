@@ -252,7 +252,7 @@ export class IoptPages {
         : this.moreHolders === null
           ? [this.holderRange]
           : normalize(this.holderRanges());
-    const released = subtract(before, next);
+    const released = next.length === 0 ? before : subtract(before, next);
     this.setPinned(next);
     this.release(released);
   }
