@@ -232,7 +232,8 @@ export class IoPagetable {
   }
 
   private reservedOverlaps(start: bigint, last: bigint): boolean {
-    return this.reservedList.some((r) => r.start <= last && start <= r.last);
+    for (const r of this.reservedList) if (r.start <= last && start <= r.last) return true;
+    return false;
   }
 
   private allowedOverlaps(start: bigint, last: bigint): boolean {
@@ -455,17 +456,20 @@ export class IoPagetable {
   private fillDomains(area: Area, op: string): void {
     if (this.domains.length === 0) return;
     area.pages.pin(area, area.pageRange, op);
-    const done: IommuDomain[] = [];
+    const domains = this.domains;
+    let done = 0;
     try {
-      const segs = area.pages.segments(area.startByte, area.length);
-      area.oneRun = segs.length === 1;
-      for (const d of this.domains) {
-        if (segs.length === 1) d.mapRecord(area);
+      // One run of one object behind the whole area (nearly always): no segment list.
+      const oneRun = area.pages.backingAt(area.startByte).last >= area.startByte + area.length - 1n;
+      const segs = oneRun ? null : area.pages.segments(area.startByte, area.length);
+      area.oneRun = oneRun;
+      for (; done < domains.length; done++) {
+        const d = domains[done]!;
+        if (segs === null) d.mapRecord(area);
         else d.map(area.iova, segs, area.read, area.write, area.last);
-        done.push(d);
       }
     } catch (e) {
-      for (const d of done.reverse()) d.unmap(area.iova, area.last);
+      for (let k = done - 1; k >= 0; k--) domains[k]!.unmap(area.iova, area.last);
       area.pages.unpin(area);
       throw e;
     }
