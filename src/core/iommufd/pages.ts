@@ -75,7 +75,9 @@ export class IoptPages {
    * `holder`/`holderRange`; a Map is made only for a second one (COPY, access pins, area splits).
    */
   private holder: object | null = null;
-  private holderRange: IovaRange | null = null;
+  /** The inline holder's page range, as two fields (no range object kept per pages). */
+  private holderFirst = 0n;
+  private holderLast = 0n;
   private moreHolders: Map<object, IovaRange> | null = null;
   /**
    * Union of the holders' page-index ranges (normalised), stored only when it is not simply the
@@ -105,21 +107,22 @@ export class IoptPages {
   private setHolder(h: object, range: IovaRange): void {
     if (this.holder === null || this.holder === h) {
       this.holder = h;
-      this.holderRange = range;
+      this.holderFirst = range.start;
+      this.holderLast = range.last;
     } else (this.moreHolders ??= new Map()).set(h, range);
   }
 
   private deleteHolder(h: object): boolean {
     if (this.holder === h) {
       this.holder = null;
-      this.holderRange = null;
       const more = this.moreHolders;
       if (more !== null) {
         // Promote one of the others to the inline slot.
         for (const [k, v] of more) {
           more.delete(k);
           this.holder = k;
-          this.holderRange = v;
+          this.holderFirst = v.start;
+          this.holderLast = v.last;
           break;
         }
         if (more.size === 0) this.moreHolders = null;
@@ -131,8 +134,14 @@ export class IoptPages {
     return true;
   }
 
+  /** The inline holder's range (a fresh object), or null without a holder. */
+  private get holderRange(): IovaRange | null {
+    return this.holder === null ? null : { start: this.holderFirst, last: this.holderLast };
+  }
+
   private holderRanges(): IovaRange[] {
-    const out: IovaRange[] = this.holderRange === null ? [] : [this.holderRange];
+    const own = this.holderRange;
+    const out: IovaRange[] = own === null ? [] : [own];
     if (this.moreHolders !== null) for (const r of this.moreHolders.values()) out.push(r);
     return out;
   }
@@ -148,7 +157,8 @@ export class IoptPages {
 
   private pinnedRanges(): IovaRange[] {
     if (this.pinnedMulti !== null) return this.pinnedMulti;
-    return this.holderRange === null ? [] : [this.holderRange];
+    const own = this.holderRange;
+    return own === null ? [] : [own];
   }
 
   /** Record the new pinned union (kept only when it is not the inline holder's range alone). */
@@ -156,11 +166,11 @@ export class IoptPages {
     const single =
       this.moreHolders === null &&
       (next.length === 0
-        ? this.holderRange === null
+        ? this.holder === null
         : next.length === 1 &&
-          this.holderRange !== null &&
-          next[0]!.start === this.holderRange.start &&
-          next[0]!.last === this.holderRange.last);
+          this.holder !== null &&
+          next[0]!.start === this.holderFirst &&
+          next[0]!.last === this.holderLast);
     this.pinnedMulti = single ? null : next;
   }
 
@@ -246,12 +256,8 @@ export class IoptPages {
   unpin(holder: object): void {
     const before = this.pinnedRanges();
     if (!this.deleteHolder(holder)) return;
-    const next =
-      this.holderRange === null
-        ? []
-        : this.moreHolders === null
-          ? [this.holderRange]
-          : normalize(this.holderRanges());
+    const own = this.holderRange;
+    const next = own === null ? [] : this.moreHolders === null ? [own] : normalize(this.holderRanges());
     const released = next.length === 0 ? before : subtract(before, next);
     this.setPinned(next);
     this.release(released);
