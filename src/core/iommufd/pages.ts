@@ -86,11 +86,30 @@ export class IoptPages {
   private pinnedMulti: IovaRange[] | null = null;
   /**
    * Resolved backing of pinned pages, keyed by byte offset within the pages. Nearly always one run
-   * (a MAP of one VMA), kept inline in `run`; the map exists only from the second run on, and then
-   * holds every run (`run` is null).
+   * (a MAP of one VMA), kept inline as four fields (bytes [runStart, runLast] in `runObject` from
+   * `runOffset`; no object); the map exists only from the second run on, and then holds every run
+   * (`runObject` is null).
    */
-  private run: BackingRun | null = null;
+  private runObject: MemoryObject | null = null;
+  private runOffset = 0n;
+  private runStart = 0n;
+  private runLast = 0n;
   private runs: ExtentMap<BackingRun> | null = null;
+
+  /** The inline run as a record (a fresh object), or null. */
+  private get run(): BackingRun | null {
+    const o = this.runObject;
+    return o === null ? null : new BackingRun(this.runStart, this.runLast, o, this.runOffset);
+  }
+
+  private setRun(r: BackingRun | null): void {
+    this.runObject = r === null ? null : r.object;
+    if (r !== null) {
+      this.runOffset = r.objectOffset;
+      this.runStart = r.start;
+      this.runLast = r.last;
+    }
+  }
 
   constructor(uptr: bigint, npages: bigint, writable: boolean, accountMode: AccountMode, source: PinSource) {
     this.uptr = uptr;
@@ -183,14 +202,14 @@ export class IoptPages {
   }
 
   private addRun(r: BackingRun): void {
-    if (this.runs === null && this.run === null) {
-      this.run = r;
+    if (this.runs === null && this.runObject === null) {
+      this.setRun(r);
       return;
     }
     if (this.runs === null) {
       this.runs = new ExtentMap<BackingRun>();
       this.runs.insertExtent(this.run!);
-      this.run = null;
+      this.setRun(null);
     }
     if (!this.runs.insertExtent(r)) throw new Error("iopt_pages: backing runs overlap (engine bug)");
   }
@@ -203,8 +222,8 @@ export class IoptPages {
   }
 
   private removeRun(r: BackingRun): void {
-    if (this.run === r) this.run = null;
-    else this.runs?.removeExtent(r);
+    if (this.runs !== null) this.runs.removeExtent(r);
+    else if (this.runObject !== null && r.start === this.runStart) this.setRun(null);
   }
 
   private account(): LockedAccount | undefined {
@@ -295,7 +314,7 @@ export class IoptPages {
 
   /** The run holding byte `at` of the pages (it must be pinned). */
   backingAt(at: bigint): BackingRun {
-    const r = this.run ?? this.runs?.find(at)?.value;
+    const r = this.runs !== null ? this.runs.find(at)?.value : this.run;
     if (r === undefined || r === null || r.start > at || r.last < at)
       throw new Error("iopt_pages: reading an unpinned page (engine bug)");
     return r;
