@@ -76,6 +76,34 @@ export interface DomainMirror {
   count(): number;
 }
 
+/**
+ * A DomainMirror over an owner's tree of records: shows the records `isShown` accepts (pinned in
+ * one run and mapped into the owner's domains).
+ */
+export abstract class TreeMirror<R extends TranslationRecord> implements DomainMirror {
+  constructor(protected readonly tree: ExtentMap<R>) {}
+
+  protected abstract isShown(record: R): boolean;
+  abstract shows(record: TranslationRecord): boolean;
+
+  recordAt(iova: bigint): R | undefined {
+    const e = this.tree.find(iova);
+    return e !== undefined && this.isShown(e.value) ? e.value : undefined;
+  }
+
+  recordsIn(start: bigint, last: bigint): R[] {
+    const out: R[] = [];
+    for (const e of this.tree.overlapping(start, last)) if (this.isShown(e.value)) out.push(e.value);
+    return out;
+  }
+
+  count(): number {
+    let n = 0;
+    for (const e of this.tree) if (this.isShown(e.value)) n++;
+    return n;
+  }
+}
+
 /** A slice of pinned memory to map at consecutive IOVAs. */
 export interface BackingSegment {
   readonly object: MemoryObject;

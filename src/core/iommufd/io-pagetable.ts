@@ -18,7 +18,7 @@
  * the one exception is the range unmap, which keeps the kernel's partial progress (§2.11).
  */
 
-import type { DomainMirror, IommuDomain, TranslationRecord } from "../domain.js";
+import { TreeMirror, type IommuDomain, type TranslationRecord } from "../domain.js";
 import { fail, IoasError } from "../errno.js";
 import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
@@ -170,29 +170,14 @@ const MAX_UNMAP_NOTIFY_ROUNDS = 100;
  * mapped into every domain of the IOAS (`iopt_fill_domains` and `iopt_fill_domain` are all or
  * nothing), so the domains show the tree instead of each holding a copy.
  */
-export class IoptMirror implements DomainMirror {
-  constructor(private readonly areas: ExtentMap<Area>) {}
-
-  recordAt(iova: bigint): Area | undefined {
-    const e = this.areas.find(iova);
-    return e !== undefined && e.value.mirrored ? e.value : undefined;
-  }
-
-  recordsIn(start: bigint, last: bigint): Area[] {
-    const out: Area[] = [];
-    for (const e of this.areas.overlapping(start, last)) if (e.value.mirrored) out.push(e.value);
-    return out;
+export class IoptMirror extends TreeMirror<Area> {
+  protected isShown(area: Area): boolean {
+    return area.mirrored;
   }
 
   shows(record: TranslationRecord): boolean {
     // Only this IOAS's areas are ever mapped into its domains.
     return record instanceof Area && record.oneRun;
-  }
-
-  count(): number {
-    let n = 0;
-    for (const e of this.areas) if (e.value.mirrored) n++;
-    return n;
   }
 }
 

@@ -18,7 +18,7 @@
  */
 
 import { chargePages, limitPages, unchargePages, type LockedAccount } from "../accounting.js";
-import { IommuDomain, type BackingSegment, type DomainMirror, type TranslationRecord } from "../domain.js";
+import { IommuDomain, TreeMirror, type BackingSegment, type TranslationRecord } from "../domain.js";
 import { HOST_MSI_DOORBELL } from "../dma/doorbell.js";
 import { fail, IoasError } from "../errno.js";
 import { ExtentMap, type Extent } from "../extent-map.js";
@@ -193,29 +193,14 @@ export class VfioDma implements Extent<VfioDma> {
  * mapped into every domain of the container (`vfio_pin_map_dma` and `vfio_iommu_replay` are all or
  * nothing), so the domains show the tree instead of each holding a copy.
  */
-export class Type1Mirror implements DomainMirror {
-  constructor(private readonly dmas: ExtentMap<VfioDma>) {}
-
-  recordAt(iova: bigint): VfioDma | undefined {
-    const e = this.dmas.find(iova);
-    return e !== undefined && e.value.pinnedInOneRun ? e.value : undefined;
-  }
-
-  recordsIn(start: bigint, last: bigint): VfioDma[] {
-    const out: VfioDma[] = [];
-    for (const e of this.dmas.overlapping(start, last)) if (e.value.pinnedInOneRun) out.push(e.value);
-    return out;
+export class Type1Mirror extends TreeMirror<VfioDma> {
+  protected isShown(dma: VfioDma): boolean {
+    return dma.pinnedInOneRun;
   }
 
   shows(record: TranslationRecord): boolean {
     // Only this container's dmas are ever mapped into its domains.
     return record instanceof VfioDma && record.pinnedInOneRun;
-  }
-
-  count(): number {
-    let n = 0;
-    for (const e of this.dmas) if (e.value.pinnedInOneRun) n++;
-    return n;
   }
 }
 
