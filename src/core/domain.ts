@@ -54,6 +54,12 @@ export class TranslationExtent implements Extent<Translation>, Translation {
   }
 }
 
+/** A maximal run of a domain's page table (`IommuDomain.runs`). */
+export interface TranslationRun extends Translation {
+  readonly start: bigint;
+  last: bigint;
+}
+
 /** A mapping record that is its own translation (`IommuDomain.mapRecord`). */
 export type TranslationRecord = Extent<Translation> & Translation;
 
@@ -172,18 +178,13 @@ export class IommuDomain {
     if (segments.length === 1) total = segments[0]!.length;
     else for (const s of segments) total += s.length;
     if (total === 0n) return;
-    if (!read && !write) {
-      // A mapping with no access right: VT-d and AMD-Vi refuse it (EINVAL); ARM's io-pgtable
-      // accepts it and installs nothing; virtio-iommu installs an entry that permits nothing.
-      if (this.unit.kind === "intel-vtd" || this.unit.kind === "amd-vi") {
-        fail("EINVAL", "iommu_map", "neither read nor write permission");
-      }
-      if (this.unit.kind === "arm-smmu-v3") return;
-    }
+    if (this.installsNothing(read, write)) return;
     const last = knownLast ?? iova + total - 1n;
     if (segments.length === 1) {
+      // One extent: insertExtent() itself checks for an overlap (one search instead of two).
       const s = segments[0]!;
-      this.insertOne(iova, last, s.object, s.objectOffset, read, write);
+      const t = new TranslationExtent(iova, last, s.object, s.objectOffset, read, write);
+      if (!this.table.insertExtent(t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
       return;
     }
     if (this.table.hasOverlap(iova, last)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
@@ -204,31 +205,25 @@ export class IommuDomain {
    * mapping. Same checks and errors as `map`. The record's bounds and translation must not change
    * while it is mapped (a partial unmap leaves `TranslationExtent` pieces, never edits it).
    */
-  mapRecord(record: Extent<Translation> & Translation): void {
+  mapRecord(record: TranslationRecord): void {
     if (shouldFail("domain.map")) fail("ENOMEM", "iommu_map", "injected");
-    if (!record.read && !record.write) {
-      if (this.unit.kind === "intel-vtd" || this.unit.kind === "amd-vi") {
-        fail("EINVAL", "iommu_map", "neither read nor write permission");
-      }
-      if (this.unit.kind === "arm-smmu-v3") return;
-    }
+    if (this.installsNothing(record.read, record.write)) return;
     // A mirrored record is in the page table through the owner's tree, which already keeps its
     // records apart (and out of the reserved windows where the domain's own extents live).
     if (this.mirror !== null && this.mirror.shows(record)) return;
     if (!this.table.insertExtent(record)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
   }
 
-  /** One extent: insertExtent() itself checks for an overlap (one search instead of two). */
-  private insertOne(
-    iova: bigint,
-    last: bigint,
-    object: MemoryObject,
-    objectOffset: bigint,
-    read: boolean,
-    write: boolean,
-  ): void {
-    const t = new TranslationExtent(iova, last, object, objectOffset, read, write);
-    if (!this.table.insertExtent(t)) fail("EADDRINUSE", "iommu_map", "IOVA already mapped");
+  /**
+   * A mapping with no access right: VT-d and AMD-Vi refuse it (EINVAL); ARM's io-pgtable accepts
+   * it and installs nothing (true); virtio-iommu installs an entry that permits nothing.
+   */
+  private installsNothing(read: boolean, write: boolean): boolean {
+    if (read || write) return false;
+    if (this.unit.kind === "intel-vtd" || this.unit.kind === "amd-vi") {
+      fail("EINVAL", "iommu_map", "neither read nor write permission");
+    }
+    return this.unit.kind === "arm-smmu-v3";
   }
 
   /**
@@ -294,15 +289,8 @@ export class IommuDomain {
    * object with the same permissions are one run. Independent of how records happen to be split
    * (an iommufd area cut changes no IOPTE), so snapshots compare what a device could reach.
    */
-  runs(): {
-    start: bigint;
-    last: bigint;
-    object: MemoryObject;
-    objectOffset: bigint;
-    read: boolean;
-    write: boolean;
-  }[] {
-    const out: ReturnType<IommuDomain["runs"]> = [];
+  runs(): TranslationRun[] {
+    const out: TranslationRun[] = [];
     for (const t of this.translations()) {
       const v = t.value;
       const prev = out.at(-1);
