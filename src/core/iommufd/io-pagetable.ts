@@ -18,7 +18,7 @@
  * the one exception is the range unmap, which keeps the kernel's partial progress (§2.11).
  */
 
-import { TreeMirror, type IommuDomain, type TranslationRecord } from "../domain.js";
+import { TreeMirror, type BackingSegment, type IommuDomain, type TranslationRecord } from "../domain.js";
 import { fail, IoasError } from "../errno.js";
 import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
@@ -311,7 +311,6 @@ export class IoPagetable {
 
   // ---- IOVA allocation and checks ----
 
-  /** iopt_check_iova: a fixed IOVA for `length` bytes. */
   /**
    * The fixed-IOVA checks of iopt_check_iova, in the kernel's order; the last one (EEXIST, an
    * existing area there) is left to the caller when `overlapCheckedByInsert`.
@@ -444,20 +443,29 @@ export class IoPagetable {
     const domains = this.domains;
     let done = 0;
     try {
-      // One run of one object behind the whole area (nearly always): no segment list.
-      const oneRun = area.pages.backingAt(area.startByte).last >= area.startByte + area.length - 1n;
-      const segs = oneRun ? null : area.pages.segments(area.startByte, area.length);
-      area.oneRun = oneRun;
-      for (; done < domains.length; done++) {
-        const d = domains[done]!;
-        if (segs === null) d.mapRecord(area);
-        else d.map(area.iova, segs, area.read, area.write, area.last);
-      }
+      const segs = this.pinnedBacking(area);
+      for (; done < domains.length; done++) this.mapArea(domains[done]!, area, segs);
     } catch (e) {
       for (let k = done - 1; k >= 0; k--) domains[k]!.unmap(area.iova, area.last);
       area.pages.unpin(area);
       throw e;
     }
+  }
+
+  /**
+   * The pinned backing of a pinned area: null when one run of one object covers it (nearly always;
+   * the area is then its own translation, `oneRun`), else its segments. Sets `area.oneRun`.
+   */
+  private pinnedBacking(area: Area): BackingSegment[] | null {
+    const oneRun = area.pages.backingAt(area.startByte).last >= area.startByte + area.length - 1n;
+    area.oneRun = oneRun;
+    return oneRun ? null : area.pages.segments(area.startByte, area.length);
+  }
+
+  /** Map a pinned area into `domain`: itself when one run backs it, else its segments. */
+  private mapArea(domain: IommuDomain, area: Area, segs: BackingSegment[] | null): void {
+    if (segs === null) domain.mapRecord(area);
+    else domain.map(area.iova, segs, area.read, area.write, area.last);
   }
 
   private unfillDomains(area: Area): void {
@@ -603,10 +611,7 @@ export class IoPagetable {
           area.pages.pin(area, area.pageRange, op);
           pinnedHere.push(area);
         }
-        const segs = area.pages.segments(area.startByte, area.length);
-        area.oneRun = segs.length === 1;
-        if (segs.length === 1) domain.mapRecord(area);
-        else domain.map(area.iova, segs, area.read, area.write);
+        this.mapArea(domain, area, this.pinnedBacking(area));
         filled.push(area);
       }
     } catch (e) {
