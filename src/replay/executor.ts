@@ -20,6 +20,7 @@ import { hostFromRun } from "./host-from-run.js";
 import type { Trace } from "./loader.js";
 import { applyMmapEvent, memoryOp } from "./memory-ops.js";
 import {
+  MAX_STAGED_ARGUMENT,
   numIn,
   RecordValueError,
   strIn,
@@ -53,8 +54,11 @@ export interface ReplayResult {
   readonly skipped: number;
 }
 
-/** The private region argument structs live in (never used by the traces). */
-export const STACK_SIZE = 1n << 20n;
+/**
+ * The private region argument structs live in (never used by the traces); its size is the bound on
+ * one staged argument that `sizeIn` enforces.
+ */
+export const STACK_SIZE = BigInt(MAX_STAGED_ARGUMENT);
 const STACK_SIZE_N = Number(STACK_SIZE);
 
 const MEMORY_OPS = new Set(["mmap", "munmap", "mprotect", "fill", "CHECK_MEMORY"]);

@@ -120,7 +120,7 @@ export function numIn(obj: JsonObject, key: string, dflt = 0): number {
 /**
  * The replayer stages an argument in the simulated process as the recording program allocated it —
  * `max(argsz, struct size)` bytes, filled with 0xa5 — so an `argsz`/`size` is also a buffer size,
- * bounded by the replayer's argument stack (1 MiB, executor.ts). Above it a record is refused: no
+ * and the replayer's argument stack (executor.ts) is this big. Above it a record is refused: no
  * recorded trace comes near, and a 4 GiB staging buffer would only cost memory and seconds.
  */
 export const MAX_STAGED_ARGUMENT = 1 << 20;
