@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "viewer/dist/**"] },
+  { ignores: ["dist/**", "build-bench/**", "node_modules/**", "coverage/**", "viewer/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,9 @@
 /** Shared benchmark plumbing: rows, timing, heap measurement, the anchor's xorshift generator. */
 
+import { existsSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface Row {
   workload: string;
@@ -66,4 +69,18 @@ export function shuffle<T>(a: T[], rnd: () => bigint): void {
 
 export function machine(): string {
   return `node ${process.version}, ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+}
+
+/**
+ * The repository root (the folder holding package.json): the benchmarks run compiled from
+ * build-bench/, so paths to ../shared are taken from here, not from the running file.
+ */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, "package.json"))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error("bench: no package.json above the benchmark files");
+    dir = up;
+  }
+  return dir;
 }

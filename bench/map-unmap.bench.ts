@@ -7,12 +7,20 @@
 
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
 import FlattenTree from "@flatten-js/interval-tree";
 import { IntervalTree as NodeIntervalTree } from "node-interval-tree";
 import { ExtentMap } from "../src/core/extent-map.js";
-import { heapUsed, now, shuffle, shuffledEvenPages, xorshift, type Bench, type Row } from "./lib.js";
+import {
+  heapUsed,
+  now,
+  repoRoot,
+  shuffle,
+  shuffledEvenPages,
+  xorshift,
+  type Bench,
+  type Row,
+} from "./lib.js";
 
 const WORKLOAD = "map_unmap_4k_random";
 
@@ -101,7 +109,7 @@ export function runTarget(target: Target, n: number): Row {
 }
 
 function cAnchor(sizes: number[]): Row[] {
-  const run = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../shared/bench-anchor/run");
+  const run = path.resolve(repoRoot(), "../shared/bench-anchor/run");
   if (!existsSync(run) || !existsSync("/usr/include/bsd/sys/tree.h")) return [];
   const out = execFileSync(run, sizes.map(String), { encoding: "utf8" });
   return out

@@ -12,13 +12,12 @@
 
 import { statSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { replayTrace } from "../src/replay/executor.js";
 import { loadTrace } from "../src/replay/loader.js";
 import { listVectorFiles } from "../src/replay/suite.js";
-import { now, type Bench, type Row } from "./lib.js";
+import { now, repoRoot, type Bench, type Row } from "./lib.js";
 
-const VECTORS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../shared/vectors");
+const VECTORS = path.resolve(repoRoot(), "../shared/vectors");
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

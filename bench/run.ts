@@ -24,8 +24,10 @@ const log = (line: string): void => {
   else console.error(line);
 };
 
+// Compiled (npm run bench: build-bench/bench/*.js, what users of the library run) or as TypeScript.
+const suffix = import.meta.url.endsWith(".js") ? ".bench.js" : ".bench.ts";
 const files = readdirSync(here)
-  .filter((f) => f.endsWith(".bench.ts"))
+  .filter((f) => f.endsWith(suffix))
   .filter((f) => !only || f.includes(only))
   .sort();
 const rows: Row[] = [];
