@@ -67,10 +67,11 @@ import { StateError } from "./errors.js";
 export const STATE_FORMAT = "ioas-state";
 /**
  * Version of the document. 2: an iommufd page store keeps its one backing run inline
- * (`IoptPages.run`/`runs`, `BackingRun` records) instead of an extent map of wrapped values.
+ * (`IoptPages.run`/`runs`, `BackingRun` records) instead of an extent map of wrapped values. 3: a
+ * type1 context keeps its smallest page size beside its page-size bitmap.
  * Documents of another version are refused: their records have another layout.
  */
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 /** The classes whose instances a state may hold, under their names in the format. */
 export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...args: never[]) => object>([

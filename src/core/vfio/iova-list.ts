@@ -68,5 +68,6 @@ export const WHOLE_SPACE: IovaRange = { start: 0n, last: U64_MAX };
 /** The one range of `list` that contains [start, last] entirely (`vfio_iommu_iova_dma_valid`). */
 export function listAllows(list: IovaList, start: bigint, last: bigint): boolean {
   if (list.length === 0) return true;
-  return list.some((n) => start >= n.start && last <= n.last);
+  for (const n of list) if (start >= n.start && last <= n.last) return true;
+  return false;
 }

@@ -94,10 +94,18 @@ export class VfioDma implements Extent<VfioDma> {
   lockedPages = 0n;
   bitmap: DirtyBitmap | null = null;
 
-  constructor(iova: bigint, size: bigint, vaddr: bigint, read: boolean, write: boolean, task: DmaTask) {
+  constructor(
+    iova: bigint,
+    size: bigint,
+    last: bigint,
+    vaddr: bigint,
+    read: boolean,
+    write: boolean,
+    task: DmaTask,
+  ) {
     this.iova = iova;
     this.size = size;
-    this.last = iova + size - 1n;
+    this.last = last;
     this.vaddr = vaddr;
     this.flags =
       (read ? DMA_READ : 0) | (write ? DMA_WRITE : 0) | (task.credentials.capIpcLock ? DMA_LOCK_CAP : 0);
@@ -311,7 +319,9 @@ export class Type1Iommu {
   readonly domains: Type1Domain[] = [];
   readonly emulatedGroups: VfioGroup[] = [];
   iovaList: IovaRange[] = [];
-  pgsizeBitmap = PAGE_MASK;
+  /** The AND of the domains' page sizes (`vfio_update_pgsize_bitmap`); `pgsize` is its lowest bit. */
+  private bitmapOfPageSizes = PAGE_MASK;
+  private smallestPageSize = lowestBit(PAGE_MASK);
   dmaAvail: number;
   dirtyTracking = false;
   vaddrInvalidCount = 0;
@@ -337,9 +347,18 @@ export class Type1Iommu {
     return this.mode !== "v1";
   }
 
-  /** The smallest page size: every alignment rule uses it. */
+  get pgsizeBitmap(): bigint {
+    return this.bitmapOfPageSizes;
+  }
+
+  set pgsizeBitmap(bitmap: bigint) {
+    this.bitmapOfPageSizes = bitmap;
+    this.smallestPageSize = lowestBit(bitmap);
+  }
+
+  /** The smallest page size: every alignment rule uses it (kept, not recomputed per map/unmap). */
   get pgsize(): bigint {
-    return lowestBit(this.pgsizeBitmap);
+    return this.smallestPageSize;
   }
 
   get groups(): VfioGroup[] {
@@ -709,14 +728,17 @@ export class Type1Iommu {
     const { iova, size, vaddr } = req;
     const setVaddr = req.vaddrUpdate === true;
     const prot = req.read || req.write;
+    // Each end is computed once: every BigInt operation allocates.
+    const last = iova + size - 1n;
+    const wraps = last > U64_MAX || vaddr + size - 1n > U64_MAX;
     if (this.features.type1Eoverflow) {
       if (size === 0n) fail("EINVAL", op, "size 0");
-      if (iova + size - 1n > U64_MAX || vaddr + size - 1n > U64_MAX) fail("EOVERFLOW", op, "range wraps");
+      if (wraps) fail("EOVERFLOW", op, "range wraps");
     }
     if (prot === setVaddr) fail("EINVAL", op, "need exactly one of a permission and VADDR");
     const pgmask = this.pgsize - 1n;
     if (size === 0n || ((size | iova | vaddr) & pgmask) !== 0n) fail("EINVAL", op, "size 0 or misaligned");
-    if (iova + size - 1n > U64_MAX || vaddr + size - 1n > U64_MAX) fail("EINVAL", op, "range wraps");
+    if (wraps) fail("EINVAL", op, "range wraps");
 
     if (setVaddr) {
       this.updateVaddr(task, iova, size, vaddr);
@@ -725,7 +747,7 @@ export class Type1Iommu {
     // The dma is linked into the tree first (as `vfio_link_dma` does before pinning): the insert
     // is the EEXIST check, one search instead of a lookup and an insert; every later failure
     // unlinks it, so the tree is as before.
-    const dma = new VfioDma(iova, size, vaddr, req.read, req.write, task);
+    const dma = new VfioDma(iova, size, last, vaddr, req.read, req.write, task);
     if (!this.dmas.insertExtent(dma)) fail("EEXIST", op, "overlaps an existing mapping");
     try {
       if (this.dmaAvail === 0) fail("ENOSPC", op, "dma_entry_limit reached");
@@ -816,27 +838,28 @@ export class Type1Iommu {
       size = U64_MAX;
     } else {
       if (size === 0n || (size & pgmask) !== 0n) fail("EINVAL", op, "size 0 or misaligned");
-      if (iova + size - 1n > U64_MAX)
-        fail(this.features.type1Eoverflow ? "EOVERFLOW" : "EINVAL", op, "range wraps");
     }
+    // The request's last byte, computed once (every BigInt operation allocates).
+    const last = iova + size - 1n;
+    if (!all && last > U64_MAX)
+      fail(this.features.type1Eoverflow ? "EOVERFLOW" : "EINVAL", op, "range wraps");
     if (req.bitmap && (!this.dirtyTracking || req.bitmap.pgsize !== pgsize)) {
       fail("EINVAL", op, "dirty bitmap needs tracking on and the smallest page size");
     }
     // The walk compares against `iova + size` in u64 arithmetic: a range ending exactly at 2^64
     // wraps to 0 and finds nothing (`vfio_find_dma_first_node`), which the vectors confirm.
-    const end = (iova + size) & U64_MAX;
+    const end = (last + 1n) & U64_MAX;
     let hits: VfioDma[] | null = null;
     if (this.v2 && !all) {
-      const head = this.findDma(iova, 1n);
+      const head = this.dmas.find(iova)?.value;
       if (head && head.iova !== iova) fail("EINVAL", op, "v2: the range starts inside a mapping");
-      if (head && end !== 0n && head.last === iova + size - 1n) {
+      if (head && end !== 0n && head.last === last) {
         // Exactly one mapping, exactly the range (the common unmap): it is also the tail, and the
         // walk would find it alone.
         hits = [head];
       } else {
-        const tail = this.findDma(iova + size - 1n, 0n);
-        if (tail && tail.iova + tail.size !== iova + size)
-          fail("EINVAL", op, "v2: the range ends inside a mapping");
+        const tail = this.findDma(last, 0n);
+        if (tail && tail.last !== last) fail("EINVAL", op, "v2: the range ends inside a mapping");
       }
     }
 
