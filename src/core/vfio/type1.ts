@@ -29,12 +29,7 @@ import type { HostParams, IommuUnit, ReservedRegion } from "../topology/types.js
 import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
-import {
-  protAllowsRead,
-  protAllowsWrite,
-  type AddressSpace,
-  type MemoryObject,
-} from "../../process/memory.js";
+import { protAllowsRead, protAllowsWrite, type AddressSpace, MemoryObject } from "../../process/memory.js";
 
 /** `PAGE_MASK`: every page size from PAGE_SIZE up. */
 export const PAGE_MASK = U64_MAX & ~(PAGE_SIZE - 1n);
@@ -76,22 +71,18 @@ const DMA_LOCK_CAP = 8;
 export class VfioDma implements Extent<VfioDma> {
   readonly iova: bigint;
   readonly size: bigint;
-  /** iova + size - 1. */
-  readonly last: bigint;
   vaddr: bigint;
   /** READ, WRITE, VADDR_INVALID and LOCK_CAP bits: one field instead of four (8 B per field). */
   private flags: number;
   /** The task/mm charged for the pinned pages (its CAP_IPC_LOCK at map or owner-change time: `lockCap`). */
   task: DmaTask;
   /**
-   * Pinned backing. One run (nearly always) is kept inline — `pinObject` at `pinOffset` for the
-   * whole size — instead of an array and a segment object; several runs go to `pinRuns`.
+   * Pinned backing (null: not pinned). One run (nearly always) is kept inline — the memory object,
+   * at `pinOffset`, for the whole size — instead of an array and a segment object; several runs are
+   * an array of segments. One field for both: every field costs 8 B per mapping.
    */
-  private pinObject: MemoryObject | null = null;
+  private pin: MemoryObject | BackingSegment[] | null = null;
   private pinOffset = 0n;
-  private pinRuns: BackingSegment[] | null = null;
-  /** Pages charged to `task.mm` (`dma->locked_vm`). */
-  lockedPages = 0n;
   bitmap: DirtyBitmap | null = null;
 
   constructor(
@@ -105,7 +96,6 @@ export class VfioDma implements Extent<VfioDma> {
   ) {
     this.iova = iova;
     this.size = size;
-    this.last = last;
     this.vaddr = vaddr;
     this.flags =
       (read ? DMA_READ : 0) | (write ? DMA_WRITE : 0) | (task.credentials.capIpcLock ? DMA_LOCK_CAP : 0);
@@ -142,26 +132,41 @@ export class VfioDma implements Extent<VfioDma> {
     return this.iova;
   }
 
+  /**
+   * iova + size - 1, computed when read (a field would hold one more BigInt, 24 B, per mapping; the
+   * dma tree keeps its own copy as a double and reads this only to break a tie above 2^53).
+   */
+  get last(): bigint {
+    return this.iova + this.size - 1n;
+  }
+
+  /**
+   * Pages charged to `task.mm` (`dma->locked_vm`): every page of the dma while it is pinned, none
+   * otherwise (pinning charges each run's pages; runs are whole pages and cover the dma).
+   */
+  get lockedPages(): bigint {
+    return this.pin === null ? 0n : smallBigint(this.size / PAGE_SIZE);
+  }
+
   get value(): VfioDma {
     return this;
   }
 
   /** Pinned backing, in IOVA order (null = not pinned: no domain). */
   get segments(): BackingSegment[] | null {
-    if (this.pinObject !== null)
-      return [{ object: this.pinObject, objectOffset: this.pinOffset, length: this.size }];
-    return this.pinRuns;
+    const pin = this.pin;
+    if (pin instanceof MemoryObject)
+      return [{ object: pin, objectOffset: this.pinOffset, length: this.size }];
+    return pin;
   }
 
   set segments(v: BackingSegment[] | null) {
     if (v !== null && v.length === 1 && v[0]!.length === this.size) {
-      this.pinObject = v[0]!.object;
+      this.pin = v[0]!.object;
       this.pinOffset = v[0]!.objectOffset;
-      this.pinRuns = null;
     } else {
-      this.pinObject = null;
+      this.pin = v;
       this.pinOffset = 0n;
-      this.pinRuns = v;
     }
   }
 
@@ -170,14 +175,17 @@ export class VfioDma implements Extent<VfioDma> {
    * (`object`/`objectOffset` below): no per-domain record. Several runs map as segments.
    */
   mapInto(domain: IommuDomain): void {
-    if (this.pinObject !== null) domain.mapRecord(this);
-    else domain.map(this.iova, this.pinRuns ?? [], this.read, this.write, this.last);
+    const pin = this.pin;
+    if (pin instanceof MemoryObject) domain.mapRecord(this);
+    else domain.map(this.iova, pin ?? [], this.read, this.write, this.last);
   }
 
   /** Translation of a one-run pin: the memory object (only read while mapped into a domain). */
   get object(): MemoryObject {
-    if (this.pinObject === null) throw new Error("vfio_dma: translation read while not pinned in one run");
-    return this.pinObject;
+    const pin = this.pin;
+    if (!(pin instanceof MemoryObject))
+      throw new Error("vfio_dma: translation read while not pinned in one run");
+    return pin;
   }
 
   /** Offset in `object` of the dma's first byte. */
@@ -187,12 +195,12 @@ export class VfioDma implements Extent<VfioDma> {
 
   /** Pinned in one run: a domain can show the dma itself as its translation. */
   get pinnedInOneRun(): boolean {
-    return this.pinObject !== null;
+    return this.pin instanceof MemoryObject;
   }
 
   /** Pinned and mapped into the domains (`dma->iommu_mapped`). */
   get iommuMapped(): boolean {
-    return this.pinObject !== null || this.pinRuns !== null;
+    return this.pin !== null;
   }
 }
 
@@ -710,13 +718,16 @@ export class Type1Iommu {
       unchargePages(dma.task.mm, charged);
       throw e;
     }
-    dma.segments = segments ?? [];
-    dma.lockedPages = charged;
+    // `lockedPages` is derived (all of the dma's pages while pinned): what was charged must be that.
+    if (charged !== smallBigint(dma.size / PAGE_SIZE)) {
+      unchargePages(dma.task.mm, charged);
+      throw new Error("vfio_dma: pinned runs are not whole pages (engine bug)");
+    }
+    dma.segments = segments;
   }
 
   private unpinDma(dma: VfioDma): void {
     unchargePages(dma.task.mm, dma.lockedPages);
-    dma.lockedPages = 0n;
     dma.segments = null;
   }
 
