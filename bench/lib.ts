@@ -28,10 +28,15 @@ export function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
+/**
+ * Bytes in use after a full GC: the JS heap plus ArrayBuffer backing stores (typed arrays keep their
+ * bytes outside the heap; leaving them out would undercount a structure built on typed arrays).
+ */
 export function heapUsed(): number {
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 export function now(): number {

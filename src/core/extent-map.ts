@@ -44,15 +44,24 @@ class Leaf<T> {
     this.keys = new Float64Array(capacity);
     this.lasts = new Float64Array(capacity);
   }
-  /** Make room for one more entry (never beyond `max`). */
+  /**
+   * Make room for one more entry (never beyond `max`). Growth by a quarter, not doubling: a leaf's
+   * key arrays then stay within ~25% of its entries (16 B per entry at 100%), for a copy of the
+   * arrays every few dozen inserts into that leaf.
+   */
   reserve(max: number): void {
     const cap = this.keys.length;
     if (this.items.length < cap) return;
-    const next = Math.min(max, cap * 2);
-    const keys = new Float64Array(next);
-    const lasts = new Float64Array(next);
-    keys.set(this.keys);
-    lasts.set(this.lasts);
+    this.resize(Math.min(max, cap + Math.max(4, cap >> 2)));
+  }
+
+  /** Key arrays of `capacity` entries (≥ the entries held), keeping the keys. */
+  resize(capacity: number): void {
+    const n = this.items.length;
+    const keys = new Float64Array(capacity);
+    const lasts = new Float64Array(capacity);
+    keys.set(this.keys.subarray(0, n));
+    lasts.set(this.lasts.subarray(0, n));
     this.keys = keys;
     this.lasts = lasts;
   }
@@ -306,11 +315,17 @@ export class ExtentMap<T> {
 
   private split(li: number): void {
     const leaf = this.leaves[li]!;
-    const half = leaf.items.length >>> 1;
-    const right = new Leaf<T>(this.leafSize);
-    right.items = leaf.items.splice(half);
-    right.keys.set(leaf.keys.subarray(half, half + right.items.length));
-    right.lasts.set(leaf.lasts.subarray(half, half + right.items.length));
+    const n = leaf.items.length;
+    const half = n >>> 1;
+    // Both halves get arrays sized to their entries plus a quarter (slice() and a fresh leaf):
+    // a split leaf would otherwise keep the whole leaf's capacity for half its entries.
+    const room = (k: number): number => Math.min(this.leafSize, k + (k >> 2));
+    const right = new Leaf<T>(room(n - half));
+    right.items = leaf.items.slice(half);
+    right.keys.set(leaf.keys.subarray(half, n));
+    right.lasts.set(leaf.lasts.subarray(half, n));
+    leaf.items = leaf.items.slice(0, half);
+    leaf.resize(room(half));
     leaf.maxGap = NaN;
     this.leaves.splice(li + 1, 0, right);
     this.leafKeys.splice(li + 1, 0, right.keys[0]!);
