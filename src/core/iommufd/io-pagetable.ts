@@ -46,6 +46,8 @@ export interface IoptAccess {
 const AREA_READ = 1;
 const AREA_WRITE = 2;
 const AREA_ONE_RUN = 4;
+/** The access-pin count sits above the three flag bits (a small integer: the field stays a Smi). */
+const AREA_ACCESS_SHIFT = 3;
 
 export class Area implements Extent<Area> {
   readonly iova: bigint;
@@ -53,10 +55,8 @@ export class Area implements Extent<Area> {
   readonly pages: IoptPages;
   /** Offset of `iova` inside the pages (bytes from `pages.uptr`). */
   readonly startByte: bigint;
-  /** READ, WRITE and ONE_RUN bits (one field instead of three). */
+  /** READ, WRITE and ONE_RUN bits, and the access-pin count above them (one field instead of four). */
   private flags: number;
-  /** Access pins inside this area (unmap notifies, splitting refuses). */
-  numAccesses = 0;
 
   constructor(
     iova: bigint,
@@ -75,6 +75,18 @@ export class Area implements Extent<Area> {
 
   get read(): boolean {
     return (this.flags & AREA_READ) !== 0;
+  }
+
+  /** Access pins inside this area (unmap notifies, splitting refuses). */
+  get numAccesses(): number {
+    return this.flags >>> AREA_ACCESS_SHIFT;
+  }
+
+  set numAccesses(n: number) {
+    if (!Number.isInteger(n) || n < 0 || n >= 2 ** (31 - AREA_ACCESS_SHIFT)) {
+      throw new RangeError(`iopt_area: access count ${n} out of range (engine bug)`);
+    }
+    this.flags = (this.flags & ((1 << AREA_ACCESS_SHIFT) - 1)) | (n << AREA_ACCESS_SHIFT);
   }
 
   get write(): boolean {

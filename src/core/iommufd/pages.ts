@@ -39,6 +39,8 @@ export interface PinSource {
 }
 
 export type AccountMode = "none" | "user" | "mm";
+const ACCOUNT_MODES: readonly AccountMode[] = ["none", "user", "mm"];
+const PAGES_WRITABLE = 1;
 
 /**
  * One run of resolved backing: bytes [start, last] of the pages live in `object` from
@@ -67,8 +69,14 @@ export class IoptPages {
   readonly uptr: bigint;
   readonly npages: bigint;
   /** Created by a MAP with WRITEABLE: pinned for write, may back writeable areas. */
-  readonly writable: boolean;
-  readonly accountMode: AccountMode;
+  get writable(): boolean {
+    return (this.modeBits & PAGES_WRITABLE) !== 0;
+  }
+  get accountMode(): AccountMode {
+    return ACCOUNT_MODES[this.modeBits >> 1]!;
+  }
+  /** WRITABLE in bit 0, the index of the account mode above it: one field for two (8 B each). */
+  private readonly modeBits: number;
   readonly source: PinSource;
   /**
    * The holders and their page ranges. Nearly every pages has one holder (its area), kept inline in
@@ -86,36 +94,35 @@ export class IoptPages {
   private pinnedMulti: IovaRange[] | null = null;
   /**
    * Resolved backing of pinned pages, keyed by byte offset within the pages. Nearly always one run
-   * (a MAP of one VMA), kept inline as four fields (bytes [runStart, runLast] in `runObject` from
-   * `runOffset`; no object); the map exists only from the second run on, and then holds every run
+   * (a MAP of one VMA) covering every byte of the pages, kept inline as two fields (all the pages'
+   * bytes in `runObject` from `runOffset`; no object, no bounds: they follow from `npages`); the map
+   * exists only for a second run or a run over part of the pages, and then holds every run
    * (`runObject` is null).
    */
   private runObject: MemoryObject | null = null;
   private runOffset = 0n;
-  private runStart = 0n;
-  private runLast = 0n;
   private runs: ExtentMap<BackingRun> | null = null;
 
   /** The inline run as a record (a fresh object), or null. */
   private get run(): BackingRun | null {
     const o = this.runObject;
-    return o === null ? null : new BackingRun(this.runStart, this.runLast, o, this.runOffset);
+    return o === null ? null : new BackingRun(0n, this.npages * PAGE_SIZE - 1n, o, this.runOffset);
   }
 
+  /** Keep `r` inline (it must cover all the pages' bytes), or drop the inline run (null). */
   private setRun(r: BackingRun | null): void {
     this.runObject = r === null ? null : r.object;
-    if (r !== null) {
-      this.runOffset = r.objectOffset;
-      this.runStart = r.start;
-      this.runLast = r.last;
-    }
+    if (r !== null) this.runOffset = r.objectOffset;
+  }
+
+  private coversAllPages(r: BackingRun): boolean {
+    return r.start === 0n && r.last + 1n === this.npages * PAGE_SIZE;
   }
 
   constructor(uptr: bigint, npages: bigint, writable: boolean, accountMode: AccountMode, source: PinSource) {
     this.uptr = uptr;
     this.npages = npages;
-    this.writable = writable;
-    this.accountMode = accountMode;
+    this.modeBits = (writable ? PAGES_WRITABLE : 0) | (ACCOUNT_MODES.indexOf(accountMode) << 1);
     this.source = source;
   }
 
@@ -202,13 +209,14 @@ export class IoptPages {
   }
 
   private addRun(r: BackingRun): void {
-    if (this.runs === null && this.runObject === null) {
+    if (this.runs === null && this.runObject === null && this.coversAllPages(r)) {
       this.setRun(r);
       return;
     }
     if (this.runs === null) {
       this.runs = new ExtentMap<BackingRun>();
-      this.runs.insertExtent(this.run!);
+      const inline = this.run;
+      if (inline !== null) this.runs.insertExtent(inline);
       this.setRun(null);
     }
     if (!this.runs.insertExtent(r)) throw new Error("iopt_pages: backing runs overlap (engine bug)");
@@ -223,7 +231,7 @@ export class IoptPages {
 
   private removeRun(r: BackingRun): void {
     if (this.runs !== null) this.runs.removeExtent(r);
-    else if (this.runObject !== null && r.start === this.runStart) this.setRun(null);
+    else if (this.runObject !== null && r.start === 0n) this.setRun(null);
   }
 
   private account(): LockedAccount | undefined {
