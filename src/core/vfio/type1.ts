@@ -83,7 +83,6 @@ export class VfioDma implements Extent<VfioDma> {
    */
   private pin: MemoryObject | BackingSegment[] | null = null;
   private pinOffset = 0n;
-  bitmap: DirtyBitmap | null = null;
 
   constructor(
     iova: bigint,
@@ -332,6 +331,11 @@ export class Type1Iommu {
   private smallestPageSize = lowestBit(PAGE_MASK);
   dmaAvail: number;
   dirtyTracking = false;
+  /**
+   * Each dma's dirty bits while tracking is on (`dma->bitmap`), beside the dmas rather than in them:
+   * a field would cost every mapping 8 B whether tracking is on or not.
+   */
+  private readonly dirtyBitmaps = new Map<VfioDma, DirtyBitmap>();
   vaddrInvalidCount = 0;
   /** IOMMU-backed groups: they can dirty memory directly, so every mapped page reports dirty. */
   nonPinnedGroups = 0;
@@ -638,7 +642,7 @@ export class Type1Iommu {
     const refreshed = this.resvRefresh(iovaCopy);
     if (refreshed !== null) this.iovaList = refreshed;
     this.nonPinnedGroups--;
-    if (this.dirtyTracking) for (const dma of this.mappings()) if (dma.bitmap) dma.bitmap.all = true;
+    if (this.dirtyTracking) for (const bitmap of this.dirtyBitmaps.values()) bitmap.all = true;
     return this.groups.length === 0;
   }
 
@@ -772,7 +776,7 @@ export class Type1Iommu {
           this.unmapUnpin(dma);
           fail("ENOMEM", op, "injected");
         }
-        dma.bitmap = { all: false, pages: new Set() };
+        this.dirtyBitmaps.set(dma, { all: false, pages: new Set() });
       }
     } catch (e) {
       this.dmas.removeExtent(dma);
@@ -911,6 +915,7 @@ export class Type1Iommu {
   private removeDma(dma: VfioDma): void {
     this.unmapUnpin(dma);
     this.dmas.removeExtent(dma);
+    this.dirtyBitmaps.delete(dma);
     if (dma.vaddrInvalid) this.vaddrInvalidCount--;
     this.dmaAvail++;
   }
@@ -935,14 +940,14 @@ export class Type1Iommu {
   startDirtyTracking(): void {
     if (this.dirtyTracking) return;
     if (shouldFail("type1.bitmap_alloc")) fail("ENOMEM", "vfio_dma_bitmap_alloc_all", "injected");
-    for (const dma of this.mappings()) dma.bitmap = { all: false, pages: new Set() };
+    for (const dma of this.mappings()) this.dirtyBitmaps.set(dma, { all: false, pages: new Set() });
     this.dirtyTracking = true;
   }
 
   stopDirtyTracking(): void {
     if (!this.dirtyTracking) return;
     this.dirtyTracking = false;
-    for (const dma of this.mappings()) dma.bitmap = null;
+    this.dirtyBitmaps.clear();
   }
 
   /**
@@ -964,9 +969,10 @@ export class Type1Iommu {
       if (dma.iova < iova) continue;
       if (dma.iova > iova + size - 1n) break;
       this.reportDirty(bitmap, dma, iova);
-      if (dma.bitmap) {
-        dma.bitmap.all = false;
-        dma.bitmap.pages.clear();
+      const bits = this.dirtyBitmaps.get(dma);
+      if (bits) {
+        bits.all = false;
+        bits.pages.clear();
       }
     }
   }
@@ -981,7 +987,8 @@ export class Type1Iommu {
     const bitOffset = (dma.iova - base) >> pgshift;
     const copyOffset = bitOffset / 64n;
     const shift = bitOffset % 64n;
-    const all = (this.nonPinnedGroups > 0 && dma.iommuMapped) || (dma.bitmap?.all ?? false);
+    const bitmap = this.dirtyBitmaps.get(dma);
+    const all = (this.nonPinnedGroups > 0 && dma.iommuMapped) || (bitmap?.all ?? false);
     const totalBits = nbits + shift;
     const bytes = Number(((totalBits + 63n) / 64n) * 8n);
     const out = new Uint8Array(bytes);
@@ -991,8 +998,8 @@ export class Type1Iommu {
     };
     if (all) {
       for (let i = 0n; i < nbits; i++) setBit(i + shift);
-    } else if (dma.bitmap) {
-      for (const p of dma.bitmap.pages) setBit(p + shift);
+    } else if (bitmap) {
+      for (const p of bitmap.pages) setBit(p + shift);
     }
     const addr = user.data + copyOffset * 8n;
     // update_user_bitmap's copy_to_user (EFAULT); mappings reported before stay cleared.
