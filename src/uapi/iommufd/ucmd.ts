@@ -54,14 +54,7 @@ export class Ucmd<F extends readonly FieldSpec[] = readonly FieldSpec[]> {
 
   /** The calling process as the owner of new pinned pages. */
   pinSource(): PinSource {
-    const p = this.process;
-    return {
-      memory: p.memory,
-      userAccount: this.kernel.userAccount(p.uid),
-      mmAccount: p.mm,
-      capIpcLock: p.credentials.capIpcLock,
-      rlimitMemlock: p.rlimitMemlock,
-    };
+    return this.kernel.pinSource(this.process);
   }
 }
 

@@ -9,7 +9,7 @@
 import { IommufdFile } from "../iommufd/file.js";
 import type { IommuDomain } from "../../core/domain.js";
 import { fail } from "../../core/errno.js";
-import type { IommufdContext, PinSource } from "../../core/iommufd/index.js";
+import type { IommufdContext } from "../../core/iommufd/index.js";
 import type { KernelFeatures } from "../../core/kernel.js";
 import {
   compatCheckExtension,
@@ -20,7 +20,6 @@ import {
 } from "../../core/vfio/compat.js";
 import type { VfioDevice } from "../../core/vfio/subsystem.js";
 import { U32_MAX } from "../../core/u64.js";
-import type { Process } from "../../process/process.js";
 import { copyFromUser, copyToUser, type IoctlCall, type OpenFile } from "../file.js";
 import {
   VFIO_CHECK_EXTENSION,
@@ -42,16 +41,6 @@ import type { Kernel } from "../system.js";
 import { Bytes } from "./caps.js";
 import type { CompatLink } from "./compat-link.js";
 import { argAsId, VFIO_API_VERSION } from "./container.js";
-
-function pinSource(kernel: Kernel, process: Process): PinSource {
-  return {
-    memory: process.memory,
-    userAccount: kernel.userAccount(process.uid),
-    mmAccount: process.mm,
-    capIpcLock: process.credentials.capIpcLock,
-    rlimitMemlock: process.rlimitMemlock,
-  };
-}
 
 /** `iommufd_vfio_ioctl`: the compat command set; anything else (DIRTY_PAGES too) is ENOTTY. */
 export function compatIoctl(kernel: Kernel, ictx: IommufdContext, call: IoctlCall): number {
@@ -89,7 +78,7 @@ function mapDma(kernel: Kernel, ictx: IommufdContext, call: IoctlCall): number {
   const supported = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
   if (m.argsz < vfioIommuType1DmaMap.size || (m.flags & ~supported) !== 0)
     fail("EINVAL", op, "argsz or flags");
-  compatMap(ictx, pinSource(kernel, call.process), {
+  compatMap(ictx, kernel.pinSource(call.process), {
     vaddr: m.vaddr,
     iova: m.iova,
     size: m.size,
