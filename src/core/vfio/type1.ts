@@ -26,7 +26,7 @@ import { shouldFail } from "../fault.js";
 import type { KernelFeatures } from "../kernel.js";
 import type { IovaRange } from "../ranges.js";
 import type { HostParams, IommuUnit, ReservedRegion } from "../topology/types.js";
-import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
+import { PAGE_SIZE, U64_MAX, hex, sharedPowerOfTwo, smallBigint } from "../u64.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
 import { protAllowsRead, protAllowsWrite, type AddressSpace, MemoryObject } from "../../process/memory.js";
@@ -84,15 +84,7 @@ export class VfioDma implements Extent<VfioDma> {
   private pin: MemoryObject | BackingSegment[] | null = null;
   private pinOffset = 0n;
 
-  constructor(
-    iova: bigint,
-    size: bigint,
-    last: bigint,
-    vaddr: bigint,
-    read: boolean,
-    write: boolean,
-    task: DmaTask,
-  ) {
+  constructor(iova: bigint, size: bigint, vaddr: bigint, read: boolean, write: boolean, task: DmaTask) {
     this.iova = iova;
     this.size = size;
     this.vaddr = vaddr;
@@ -762,7 +754,7 @@ export class Type1Iommu {
     // The dma is linked into the tree first (as `vfio_link_dma` does before pinning): the insert
     // is the EEXIST check, one search instead of a lookup and an insert; every later failure
     // unlinks it, so the tree is as before.
-    const dma = new VfioDma(iova, size, last, vaddr, req.read, req.write, task);
+    const dma = new VfioDma(iova, sharedPowerOfTwo(size), vaddr, req.read, req.write, task);
     if (!this.dmas.insertExtent(dma)) fail("EEXIST", op, "overlaps an existing mapping");
     try {
       if (this.dmaAvail === 0) fail("ENOSPC", op, "dma_entry_limit reached");
