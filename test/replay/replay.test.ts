@@ -15,7 +15,7 @@ import { applyGaps, gapsFromResults, parseSeqs } from "../../src/replay/gaps.js"
 import { parseRecords, TraceFormatError } from "../../src/replay/loader.js";
 import { checkMemory, memoryOp, seq7 } from "../../src/replay/memory-ops.js";
 import { textReport } from "../../src/replay/report.js";
-import type { JsonObject } from "../../src/replay/records.js";
+import type { JsonObject, TraceRecord } from "../../src/replay/records.js";
 import { bytesToHex, hexToBytes } from "../../src/uapi/struct.js";
 import { copyFromUser, copyToUser, type OpenFile } from "../../src/uapi/file.js";
 import * as N from "../../src/uapi/numbers.js";
@@ -86,6 +86,31 @@ describe("trace loader", () => {
     expect(() => parseRecords(good + '{"seq":1,"section":"x","ev', "t.jsonl")).toThrow(
       new TraceFormatError("t.jsonl", 2, "truncated record (no final newline, not valid JSON)"),
     );
+  });
+
+  it("reads a file's bytes exactly as its text (lines, UTF-8, every error)", () => {
+    const outcome = (input: string | Buffer): unknown => {
+      try {
+        return parseRecords(input, "t.jsonl");
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const texts = [
+      "",
+      good,
+      good + '{"seq":1,"section":"é → ✓ 🐧","event":"e"}\n',
+      good + '{"seq":1,"section":"x","event":"e"}', // last record complete but no newline
+      good + '{"seq":1,"section":"x","ev', // truncated
+      good + "\n",
+      good + "\n\n",
+      good + "{nope}\n",
+      good + '{"seq":5,"section":"x","event":"e"}\n',
+      "\n",
+    ];
+    for (const text of texts) expect(outcome(Buffer.from(text, "utf8"))).toEqual(outcome(text));
+    const multibyte = outcome(Buffer.from(texts[2]!, "utf8")) as TraceRecord[];
+    expect(multibyte[1]!.section).toBe("é → ✓ 🐧");
   });
 });
 
