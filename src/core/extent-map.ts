@@ -9,10 +9,12 @@
  * array holds each leaf's first key. Search is a binary search over leaves then inside one leaf on
  * plain doubles — no BigInt arithmetic on the hot path. Doubles round above 2^53, but rounding is
  * monotonic, so order by double is consistent with order by bigint and only equal doubles need the
- * exact bigint compare (tie-break). Costs: find O(log n); insert/remove O(log n) search plus a move
- * of at most a leaf (256 entries; leaf split/merge moves O(n / 256) leaf pointers). Memory: one
- * extent object and two doubles per entry; a leaf's key arrays start at 4 entries and double, so a
- * map of one extent (a 1 TiB mapping, one pin store) costs a few dozen bytes, not a 4 KiB leaf.
+ * exact bigint compare (tie-break); the extent object itself is read only then. Costs: find
+ * O(log n); insert/remove O(log n) search plus a move of at most a leaf (256 entries; leaf
+ * split/merge moves O(n / 256) leaf pointers). Memory: one extent object and two doubles per entry;
+ * a leaf's key arrays start at 4 entries and grow by a quarter (split halves are sized to their
+ * entries), so a map of one extent (a 1 TiB mapping, one pin store) costs a few dozen bytes, not a
+ * 4 KiB leaf, and a full map ~20 B of arrays per entry.
  * Searches leave a cursor in two fields instead of returning position objects: no allocation on the
  * map/unmap path except the extent itself. Why not a balanced tree: a pointer tree costs a node
  * object per entry (~100 B in V8) and chases pointers; sorted doubles in 256-entry leaves are
