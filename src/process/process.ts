@@ -8,7 +8,6 @@
  */
 
 import type { LockedAccount } from "../core/accounting.js";
-import type { PinSource } from "../core/iommufd/pages.js";
 import { fail, IoasError, withoutErrnoStacks, type ErrnoName } from "../core/errno.js";
 import { U64_MAX } from "../core/u64.js";
 import type { OpenFile } from "../uapi/file.js";
@@ -63,8 +62,6 @@ export class Process {
   rlimitMemlock: bigint;
   /** This process's mm: pages charged to `mm->locked_vm` (type1, iommufd in mm mode). */
   readonly mm: LockedAccount = { lockedVm: 0n };
-  /** What iommufd page stores record as their owner (`Kernel.pinSource` keeps it current). */
-  pinSource: PinSource | null = null;
   private readonly fds: (FileHandle<OpenFile> | undefined)[] = [];
   private readonly opener: ((process: Process, path: string) => OpenFile | FileHandle<OpenFile>) | undefined;
   private exited = false;

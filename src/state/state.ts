@@ -69,8 +69,8 @@ export const STATE_FORMAT = "ioas-state";
  * Version of the document. 2: an iommufd page store keeps its one backing run inline
  * (`IoptPages.run`/`runs`, `BackingRun` records) instead of an extent map of wrapped values. 3: a
  * type1 context keeps its smallest page size beside its page-size bitmap, a `vfio_dma` derives its
- * last byte and locked pages, an iommufd page store keeps inline only a run over all its pages, a
- * process holds the pin source its page stores share.
+ * last byte and locked pages, an iommufd page store keeps inline only a run over all its pages, the
+ * kernel keeps the pin source each process's page stores share.
  * Documents of another version are refused: their records have another layout.
  */
 export const STATE_VERSION = 3;

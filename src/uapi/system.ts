@@ -55,6 +55,8 @@ export class Kernel {
   private readonly services = new Map<string, unknown>();
   private readonly nodes: NodeEntry[] = [];
   private readonly processes = new Set<Process>();
+  /** Each live process's current pin source (`pinSource`). */
+  private readonly pinSources = new Map<Process, PinSource>();
   private nextPid = 100;
   private clockMs = 0;
   private timers: Timer[] = [];
@@ -89,12 +91,11 @@ export class Kernel {
    */
   pinSource(p: Process): PinSource {
     const userAccount = this.userAccount(p.uid);
-    const cached = p.pinSource;
+    const cached = this.pinSources.get(p);
+    // A process's memory and mm never change; its uid, CAP_IPC_LOCK and RLIMIT_MEMLOCK may.
     if (
-      cached !== null &&
-      cached.memory === p.memory &&
+      cached !== undefined &&
       cached.userAccount === userAccount &&
-      cached.mmAccount === p.mm &&
       cached.capIpcLock === p.credentials.capIpcLock &&
       cached.rlimitMemlock === p.rlimitMemlock
     )
@@ -106,7 +107,7 @@ export class Kernel {
       capIpcLock: p.credentials.capIpcLock,
       rlimitMemlock: p.rlimitMemlock,
     };
-    p.pinSource = fresh;
+    this.pinSources.set(p, fresh);
     return fresh;
   }
 
@@ -177,6 +178,7 @@ export class Kernel {
   exit(process: Process): void {
     process.exit();
     this.processes.delete(process);
+    this.pinSources.delete(process);
   }
 
   /** Live processes. */
