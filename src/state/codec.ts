@@ -17,8 +17,11 @@
  *            place, so closures that captured it see the restored state.
  *
  * Class instances are saved by their own fields (no constructor runs on load: the prototype is set
- * and the fields assigned in saved order). Only classes listed in the registry may appear; any other
- * object with a prototype, and any function that is not an anchor, refuses the save with its path.
+ * and the fields assigned in saved order) — except a *packed* class (`Packable`: columnar storage
+ * such as type1's dma table), saved as the value its `pack()` returns and rebuilt by `unpack()` on
+ * an instance its no-argument constructor makes. Only classes listed in the registry may appear; any
+ * other object with a prototype, and any function that is not an anchor, refuses the save with its
+ * path.
  */
 
 import { ExtentMap, type Extent } from "../core/extent-map.js";
@@ -41,6 +44,7 @@ export type NodeJson =
   | { readonly k: "map"; readonly v: readonly (readonly [Value, Value])[] }
   | { readonly k: "set"; readonly v: readonly Value[] }
   | { readonly k: "bytes"; readonly c: TypedArrayName; readonly b: string }
+  | { readonly k: "packed"; readonly c: string; readonly v: Value }
   | {
       readonly k: "extents";
       readonly leafSize: number | null;
@@ -85,6 +89,21 @@ function typedArrayName(v: object): TypedArrayName | undefined {
   for (const [name, ctor] of Object.entries(TYPED_ARRAYS))
     if (Object.getPrototypeOf(v) === ctor.prototype) return name as TypedArrayName;
   return undefined;
+}
+
+/**
+ * A class saved by a logical form instead of its fields: `pack()` returns a value of the graph
+ * (arrays, bigints, references...); `unpack(v)` refills a fresh instance (made with no arguments)
+ * once every object `v` refers to is complete, throwing on a malformed `v`.
+ */
+export interface Packable {
+  pack(): unknown;
+  unpack(v: unknown): void;
+}
+
+function isPackable(o: object): o is Packable {
+  const p = o as Partial<Packable>;
+  return typeof p.pack === "function" && typeof p.unpack === "function";
 }
 
 /** Class name → constructor; the names are the format's, not `constructor.name`. */
@@ -202,6 +221,14 @@ export function encodeGraph(root: unknown, opts: EncodeOptions): GraphJson {
     }
     const proto = Object.getPrototypeOf(o) as object | null;
     let c: string | null;
+    if (proto !== Object.prototype && proto !== null && isPackable(o)) {
+      const name = classOf.get(proto);
+      if (name === undefined)
+        throw new StateError(
+          `cannot save: an instance of ${o.constructor.name} at ${path} (not a class of the state format)`,
+        );
+      return { k: "packed", c: name, v: value(o.pack(), `${path}<packed>`) };
+    }
     if (proto === Object.prototype) c = null;
     else {
       const name = proto ? classOf.get(proto) : undefined;
@@ -319,6 +346,13 @@ export function validateGraph(
       case "map":
         exactKeys(nd, ["k", "v"], path);
         return checkList(nd["v"], `${path}.v`, 2);
+      case "packed":
+        exactKeys(nd, ["k", "c", "v"], path);
+        if (typeof nd["c"] !== "string" || !opts.classes.has(nd["c"]))
+          bad(`${path}.c`, `unknown class ${JSON.stringify(nd["c"])}`);
+        else if (!isPackable(opts.classes.get(nd["c"])!.prototype as object))
+          bad(`${path}.c`, `class ${nd["c"]} is not saved packed`);
+        return checkValue(nd["v"], `${path}.v`);
       case "extents":
         exactKeys(nd, ["k", "leafSize", "v"], path);
         if (nd["leafSize"] !== null && (!Number.isInteger(nd["leafSize"]) || (nd["leafSize"] as number) < 1))
@@ -384,6 +418,8 @@ export function decodeGraph(
         return new Map();
       case "set":
         return new Set();
+      case "packed":
+        return new (opts.classes.get(nd.c)! as unknown as new () => object)();
       case "extents":
         return new ExtentMap(nd.leafSize !== null ? { leafSize: nd.leafSize } : {});
       case "bytes": {
@@ -424,10 +460,20 @@ export function decodeGraph(
       case "set":
         for (const v of nd.v) (o as Set<unknown>).add(value(v));
         return;
+      case "packed":
       case "extents":
         return; // filled below, once every record has its fields
       case "bytes":
         return;
+    }
+  });
+  // Packed objects once every object they refer to is complete.
+  g.nodes.forEach((nd, i) => {
+    if (nd.k !== "packed") return;
+    try {
+      (shells[i] as Packable).unpack(value(nd.v));
+    } catch (e) {
+      throw new StateError(`graph.nodes[${i}]: ${nd.c}: ${e instanceof Error ? e.message : String(e)}`);
     }
   });
   // Extent maps last: a record that is its own extent (its start/last are fields) must be complete

@@ -41,7 +41,8 @@ import { KernelLog } from "../core/kmsg.js";
 import type { Host } from "../core/topology/types.js";
 import { reserveContainerIds, VfioContainer } from "../core/vfio/container.js";
 import { VfioDevice, VfioGroup, VfioSubsystem } from "../core/vfio/subsystem.js";
-import { Type1Domain, Type1Iommu, Type1Mirror, VfioDma } from "../core/vfio/type1.js";
+import { DmaTable } from "../core/vfio/dma-table.js";
+import { Type1Domain, Type1Iommu, Type1Mirror } from "../core/vfio/type1.js";
 import { HostReadError } from "../host/errors.js";
 import { hostToJson, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, snapshotFromText } from "../host/snapshot.js";
 import { FileHandle } from "../process/file-handle.js";
@@ -73,7 +74,7 @@ export const STATE_FORMAT = "ioas-state";
  * kernel keeps the pin source each process's page stores share.
  * Documents of another version are refused: their records have another layout.
  */
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 
 /** The classes whose instances a state may hold, under their names in the format. */
 export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...args: never[]) => object>([
@@ -105,7 +106,7 @@ export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...arg
   ["Type1Iommu", Type1Iommu],
   ["Type1Domain", Type1Domain],
   ["Type1Mirror", Type1Mirror],
-  ["VfioDma", VfioDma],
+  ["DmaTable", DmaTable],
   ["TranslationExtent", TranslationExtent],
   ["ContainerFile", ContainerFile],
   ["GroupFile", GroupFile],

@@ -4,6 +4,7 @@
  * truncated, from a future version or not ours refused without building anything.
  */
 
+import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -171,6 +172,41 @@ describe("state: refused documents", () => {
         (d["host"] as { name: unknown }).name = 7;
       }).then((x) => refuse(x, /host/)),
     ]);
+  });
+  it("saves a type1 context's dma table packed, and refuses a packed table with overlapping dmas", () => {
+    const sys1 = createSystem(presetHost());
+    const q = sys1.spawn();
+    q.memory.mmap(0x400000n, 0x10000n, "rw");
+    const u = new UserClient(q);
+    const container = u.open("/dev/vfio/vfio");
+    const group = u.open("/dev/vfio/1");
+    u.setContainer(group, container);
+    u.setIommu(container, 3);
+    u.mapDma(container, 0x400000n, 0x100000n, 0x2000n, { read: true, write: true });
+    u.mapDma(container, 0x408000n, 0x10000n, 0x1000n, { read: true, write: false });
+    const t1 = stateToText(sys1);
+    type Packed = { k: string; c?: string; v?: { $r: number } };
+    const d1 = JSON.parse(t1) as { graph: { nodes: (Packed & { v?: unknown })[] } };
+    const packed = d1.graph.nodes.find((n) => n.k === "packed")!;
+    expect(packed.c).toBe("DmaTable");
+    // Rows in IOVA order, whatever the map order.
+    const rows = d1.graph.nodes[packed.v!.$r] as { v: { $r: number }[] };
+    const firstRow = d1.graph.nodes[rows.v[0]!.$r] as { v: unknown[] };
+    expect(firstRow.v[0]).toEqual({ $b: "0x10000" });
+    expect(stateToText(loadState(t1))).toBe(t1);
+    // The same edit with a matching digest: two rows at one IOVA.
+    const d = JSON.parse(t1) as Record<string, unknown> & { graph: { nodes: { k: string; v?: unknown }[] } };
+    const rowsNode = d.graph.nodes[packed.v!.$r]! as { v: unknown[] };
+    rowsNode.v.push(rowsNode.v[0]);
+    const redigest = (x: Record<string, unknown>): Record<string, unknown> => {
+      const body = JSON.stringify([x["host"], x["features"], x["summary"], x["graph"]]);
+      return { ...x, digest: "sha256:" + createHash("sha256").update(body).digest("hex") };
+    };
+    refuse(redigest(d), /DmaTable: dma 2: overlaps another/);
+    // A class that is saved by its fields cannot stand in a packed node.
+    const e = JSON.parse(t1) as typeof d;
+    (e.graph.nodes.find((n) => n.k === "packed") as unknown as { c: string }).c = "IommuDomain";
+    refuse(redigest(e), /class IommuDomain is not saved packed/);
   });
   it("leaves the saved system alone and shares nothing with the restored one", () => {
     const back = loadState(text);

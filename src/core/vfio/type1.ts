@@ -17,33 +17,26 @@
  * v1 unmap never fails half-way).
  */
 
-import { chargePages, limitPages, unchargePages, type LockedAccount } from "../accounting.js";
-import { IommuDomain, TreeMirror, type BackingSegment, type TranslationRecord } from "../domain.js";
+import { chargePages, limitPages, unchargePages } from "../accounting.js";
+import { IommuDomain, type BackingSegment, type DomainMirror, type TranslationRecord } from "../domain.js";
 import { HOST_MSI_DOORBELL } from "../dma/doorbell.js";
 import { fail, IoasError } from "../errno.js";
-import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
 import type { KernelFeatures } from "../kernel.js";
 import type { IovaRange } from "../ranges.js";
 import type { HostParams, IommuUnit, ReservedRegion } from "../topology/types.js";
-import { PAGE_SIZE, U64_MAX, hex, sharedPowerOfTwo, smallBigint } from "../u64.js";
+import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
+import { DMA_LOCK_CAP, DMA_READ, DMA_WRITE, DmaTable, VfioDma, type DmaTask } from "./dma-table.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
 import { protAllowsRead, protAllowsWrite, type AddressSpace, MemoryObject } from "../../process/memory.js";
+
+export { VfioDma, type DmaTask };
 
 /** `PAGE_MASK`: every page size from PAGE_SIZE up. */
 export const PAGE_MASK = U64_MAX & ~(PAGE_SIZE - 1n);
 /** `DIRTY_BITMAP_SIZE_MAX`: 256 MiB of bitmap (MIGRATION cap, bitmap size checks). */
 export const DIRTY_BITMAP_SIZE_MAX = 1n << 28n;
-
-/** The task mapping memory: a Process satisfies this structurally. */
-export interface DmaTask {
-  readonly memory: AddressSpace;
-  readonly mm: LockedAccount;
-  readonly credentials: { readonly capIpcLock: boolean };
-  /** RLIMIT_MEMLOCK in bytes. */
-  readonly rlimitMemlock: bigint;
-}
 
 export type Type1Mode = "v1" | "v2" | "nesting";
 
@@ -62,152 +55,41 @@ interface DirtyBitmap {
   readonly pages: Set<bigint>;
 }
 
-const DMA_READ = 1;
-const DMA_WRITE = 2;
-const DMA_VADDR_INVALID = 4;
-const DMA_LOCK_CAP = 8;
-
-/** One `vfio_dma`; it is its own entry (start = iova, value = itself) in the dma tree. */
-export class VfioDma implements Extent<VfioDma> {
-  readonly iova: bigint;
-  readonly size: bigint;
-  vaddr: bigint;
-  /** READ, WRITE, VADDR_INVALID and LOCK_CAP bits: one field instead of four (8 B per field). */
-  private flags: number;
-  /** The task/mm charged for the pinned pages (its CAP_IPC_LOCK at map or owner-change time: `lockCap`). */
-  task: DmaTask;
-  /**
-   * Pinned backing (null: not pinned). One run (nearly always) is kept inline — the memory object,
-   * at `pinOffset`, for the whole size — instead of an array and a segment object; several runs are
-   * an array of segments. One field for both: every field costs 8 B per mapping.
-   */
-  private pin: MemoryObject | BackingSegment[] | null = null;
-  private pinOffset = 0n;
-
-  constructor(iova: bigint, size: bigint, vaddr: bigint, read: boolean, write: boolean, task: DmaTask) {
-    this.iova = iova;
-    this.size = size;
-    this.vaddr = vaddr;
-    this.flags =
-      (read ? DMA_READ : 0) | (write ? DMA_WRITE : 0) | (task.credentials.capIpcLock ? DMA_LOCK_CAP : 0);
-    this.task = task;
-  }
-
-  get read(): boolean {
-    return (this.flags & DMA_READ) !== 0;
-  }
-
-  get write(): boolean {
-    return (this.flags & DMA_WRITE) !== 0;
-  }
-
-  /** VFIO_DMA_UNMAP_FLAG_VADDR was applied: the vaddr is stale until a MAP with FLAG_VADDR. */
-  get vaddrInvalid(): boolean {
-    return (this.flags & DMA_VADDR_INVALID) !== 0;
-  }
-
-  set vaddrInvalid(v: boolean) {
-    this.flags = v ? this.flags | DMA_VADDR_INVALID : this.flags & ~DMA_VADDR_INVALID;
-  }
-
-  /** The charged task's CAP_IPC_LOCK (no RLIMIT_MEMLOCK check while it holds). */
-  get lockCap(): boolean {
-    return (this.flags & DMA_LOCK_CAP) !== 0;
-  }
-
-  set lockCap(v: boolean) {
-    this.flags = v ? this.flags | DMA_LOCK_CAP : this.flags & ~DMA_LOCK_CAP;
-  }
-
-  get start(): bigint {
-    return this.iova;
-  }
-
-  /**
-   * iova + size - 1, computed when read (a field would hold one more BigInt, 24 B, per mapping; the
-   * dma tree keeps its own copy as a double and reads this only to break a tie above 2^53).
-   */
-  get last(): bigint {
-    return this.iova + this.size - 1n;
-  }
-
-  /**
-   * Pages charged to `task.mm` (`dma->locked_vm`): every page of the dma while it is pinned, none
-   * otherwise (pinning charges each run's pages; runs are whole pages and cover the dma).
-   */
-  get lockedPages(): bigint {
-    return this.pin === null ? 0n : smallBigint(this.size / PAGE_SIZE);
-  }
-
-  get value(): VfioDma {
-    return this;
-  }
-
-  /** Pinned backing, in IOVA order (null = not pinned: no domain). */
-  get segments(): BackingSegment[] | null {
-    const pin = this.pin;
-    if (pin instanceof MemoryObject)
-      return [{ object: pin, objectOffset: this.pinOffset, length: this.size }];
-    return pin;
-  }
-
-  set segments(v: BackingSegment[] | null) {
-    if (v !== null && v.length === 1 && v[0]!.length === this.size) {
-      this.pin = v[0]!.object;
-      this.pinOffset = v[0]!.objectOffset;
-    } else {
-      this.pin = v;
-      this.pinOffset = 0n;
-    }
-  }
-
-  /**
-   * Map the pinned backing into `domain`. Pinned in one run, the dma is its own translation there
-   * (`object`/`objectOffset` below): no per-domain record. Several runs map as segments.
-   */
-  mapInto(domain: IommuDomain): void {
-    const pin = this.pin;
-    if (pin instanceof MemoryObject) domain.mapRecord(this);
-    else domain.map(this.iova, pin ?? [], this.read, this.write, this.last);
-  }
-
-  /** Translation of a one-run pin: the memory object (only read while mapped into a domain). */
-  get object(): MemoryObject {
-    const pin = this.pin;
-    if (!(pin instanceof MemoryObject))
-      throw new Error("vfio_dma: translation read while not pinned in one run");
-    return pin;
-  }
-
-  /** Offset in `object` of the dma's first byte. */
-  get objectOffset(): bigint {
-    return this.pinOffset;
-  }
-
-  /** Pinned in one run: a domain can show the dma itself as its translation. */
-  get pinnedInOneRun(): boolean {
-    return this.pin instanceof MemoryObject;
-  }
-
-  /** Pinned and mapped into the domains (`dma->iommu_mapped`). */
-  get iommuMapped(): boolean {
-    return this.pin !== null;
-  }
-}
-
 /**
- * A type1 domain's view of its container's dma tree (`DomainMirror`): every dma pinned in one run is
+ * A type1 domain's view of its container's dmas (`DomainMirror`): every dma pinned in one run is
  * mapped into every domain of the container (`vfio_pin_map_dma` and `vfio_iommu_replay` are all or
- * nothing), so the domains show the tree instead of each holding a copy.
+ * nothing), so the domains show the dma table instead of each holding a copy.
  */
-export class Type1Mirror extends TreeMirror<VfioDma> {
-  protected isShown(dma: VfioDma): boolean {
-    return dma.pinnedInOneRun;
+export class Type1Mirror implements DomainMirror {
+  constructor(private readonly table: DmaTable) {}
+
+  private shown(slot: number): VfioDma | undefined {
+    return this.table.pinAt(slot) instanceof MemoryObject ? this.table.at(slot) : undefined;
+  }
+
+  recordAt(iova: bigint): VfioDma | undefined {
+    const slot = this.table.find(iova);
+    return slot < 0 ? undefined : this.shown(slot);
+  }
+
+  recordsIn(start: bigint, last: bigint): VfioDma[] {
+    const out: VfioDma[] = [];
+    for (const slot of this.table.overlapping(start, last)) {
+      const dma = this.shown(slot);
+      if (dma !== undefined) out.push(dma);
+    }
+    return out;
   }
 
   shows(record: TranslationRecord): boolean {
     // Only this container's dmas are ever mapped into its domains.
-    return record instanceof VfioDma && record.pinnedInOneRun;
+    return record instanceof VfioDma && record.table === this.table && record.pinnedInOneRun;
+  }
+
+  count(): number {
+    let n = 0;
+    for (const slot of this.table.slots()) if (this.table.pinAt(slot) instanceof MemoryObject) n++;
+    return n;
   }
 }
 
@@ -306,13 +188,23 @@ function rangeJson(r: IovaRange): { start: string; last: string } {
   return { start: hex(r.start), last: hex(r.last) };
 }
 
+/**
+ * Map a pinned dma into `domain`. Pinned in one run, the dma is its own translation there (the
+ * domain shows the context's table through its mirror): no per-domain record. Several runs map as
+ * segments.
+ */
+function mapDmaInto(dma: VfioDma, domain: IommuDomain): void {
+  if (dma.pinnedInOneRun) domain.mapRecord(dma);
+  else domain.map(dma.iova, dma.segments ?? [], dma.read, dma.write, dma.last);
+}
+
 /** A `vfio_iommu`: one type1 context. */
 export class Type1Iommu {
   readonly mode: Type1Mode;
   readonly features: KernelFeatures;
   readonly params: HostParams["type1"];
   readonly options: Type1Options;
-  private readonly dmas = new ExtentMap<VfioDma>();
+  private readonly dmas = new DmaTable();
   /** What every domain of this context shows of `dmas` (see Type1Mirror). */
   private readonly mirror = new Type1Mirror(this.dmas);
   readonly domains: Type1Domain[] = [];
@@ -324,10 +216,11 @@ export class Type1Iommu {
   dmaAvail: number;
   dirtyTracking = false;
   /**
-   * Each dma's dirty bits while tracking is on (`dma->bitmap`), beside the dmas rather than in them:
-   * a field would cost every mapping 8 B whether tracking is on or not.
+   * Each dma's dirty bits while tracking is on (`dma->bitmap`), by the dma's IOVA (dmas never
+   * move), beside the dmas rather than in them: a column would cost every mapping whether tracking
+   * is on or not.
    */
-  private readonly dirtyBitmaps = new Map<VfioDma, DirtyBitmap>();
+  private readonly dirtyBitmaps = new Map<bigint, DirtyBitmap>();
   vaddrInvalidCount = 0;
   /** IOMMU-backed groups: they can dirty memory directly, so every mapped page reports dirty. */
   nonPinnedGroups = 0;
@@ -373,19 +266,21 @@ export class Type1Iommu {
     return this.groups.includes(group);
   }
 
+  /** Every dma, ascending (handles: valid until the dma is unmapped). */
   mappings(): readonly VfioDma[] {
-    return this.dmas.values().map((e) => e.value);
+    return this.dmas.slots().map((slot) => this.dmas.at(slot));
   }
 
   /** `vfio_find_dma`: some mapping overlapping [start, start+size). */
   findDma(start: bigint, size: bigint): VfioDma | undefined {
     if (size === 0n) {
       // Size 0 finds a mapping that strictly contains `start` past its first byte.
-      const e = this.dmas.find(start);
-      return e && e.start < start ? e.value : undefined;
+      const slot = this.dmas.find(start);
+      return slot >= 0 && this.dmas.iovaAt(slot) < start ? this.dmas.at(slot) : undefined;
     }
     const last = start + size - 1n > U64_MAX ? U64_MAX : start + size - 1n;
-    return this.dmas.firstOverlapping(start, last)?.value;
+    const slot = this.dmas.firstOverlapping(start, last);
+    return slot < 0 ? undefined : this.dmas.at(slot);
   }
 
   // ---------------------------------------------------------------- extensions / info
@@ -559,7 +454,7 @@ export class Type1Iommu {
           this.pinDma(dma);
           pinned.push(dma);
         }
-        dma.mapInto(vd.domain);
+        mapDmaInto(dma, vd.domain);
         mapped.push(dma);
       }
     } catch (e) {
@@ -754,8 +649,13 @@ export class Type1Iommu {
     // The dma is linked into the tree first (as `vfio_link_dma` does before pinning): the insert
     // is the EEXIST check, one search instead of a lookup and an insert; every later failure
     // unlinks it, so the tree is as before.
-    const dma = new VfioDma(iova, sharedPowerOfTwo(size), vaddr, req.read, req.write, task);
-    if (!this.dmas.insertExtent(dma)) fail("EEXIST", op, "overlaps an existing mapping");
+    const flags =
+      (req.read ? DMA_READ : 0) |
+      (req.write ? DMA_WRITE : 0) |
+      (task.credentials.capIpcLock ? DMA_LOCK_CAP : 0);
+    const slot = this.dmas.insert(iova, last, vaddr, flags, task);
+    if (slot < 0) fail("EEXIST", op, "overlaps an existing mapping");
+    const dma = this.dmas.at(slot);
     try {
       if (this.dmaAvail === 0) fail("ENOSPC", op, "dma_entry_limit reached");
       if (!listAllows(this.iovaList, iova, dma.last)) {
@@ -768,10 +668,10 @@ export class Type1Iommu {
           this.unmapUnpin(dma);
           fail("ENOMEM", op, "injected");
         }
-        this.dirtyBitmaps.set(dma, { all: false, pages: new Set() });
+        this.dirtyBitmaps.set(iova, { all: false, pages: new Set() });
       }
     } catch (e) {
-      this.dmas.removeExtent(dma);
+      this.dmas.remove(slot);
       throw e;
     }
     this.dmaAvail--;
@@ -783,7 +683,7 @@ export class Type1Iommu {
     const done: Type1Domain[] = [];
     try {
       for (const vd of this.domains) {
-        dma.mapInto(vd.domain);
+        mapDmaInto(dma, vd.domain);
         done.push(vd);
       }
     } catch (e) {
@@ -858,12 +758,13 @@ export class Type1Iommu {
     const end = (last + 1n) & U64_MAX;
     let hits: VfioDma[] | null = null;
     if (this.v2 && !all) {
-      const head = this.dmas.find(iova)?.value;
-      if (head && head.iova !== iova) fail("EINVAL", op, "v2: the range starts inside a mapping");
-      if (head && end !== 0n && head.last === last) {
+      const head = this.dmas.find(iova);
+      if (head >= 0 && this.dmas.iovaAt(head) !== iova)
+        fail("EINVAL", op, "v2: the range starts inside a mapping");
+      if (head >= 0 && end !== 0n && this.dmas.lastAt(head) === last) {
         // Exactly one mapping, exactly the range (the common unmap): it is also the tail, and the
         // walk would find it alone.
-        hits = [head];
+        hits = [this.dmas.at(head)];
       } else {
         const tail = this.findDma(last, 0n);
         if (tail && tail.last !== last) fail("EINVAL", op, "v2: the range ends inside a mapping");
@@ -873,8 +774,8 @@ export class Type1Iommu {
     // The walk: mappings starting inside [iova, iova+size), ascending.
     if (hits === null) {
       hits = [];
-      for (const e of end === 0n ? [] : this.dmas.overlapping(iova, end - 1n)) {
-        const dma = e.value;
+      for (const slot of end === 0n ? [] : this.dmas.overlapping(iova, end - 1n)) {
+        const dma = this.dmas.at(slot);
         if (!this.v2 && iova > dma.iova) break; // v1: a request starting inside a mapping stops here
         hits.push(dma);
       }
@@ -906,9 +807,9 @@ export class Type1Iommu {
   /** `vfio_remove_dma`. */
   private removeDma(dma: VfioDma): void {
     this.unmapUnpin(dma);
-    this.dmas.removeExtent(dma);
-    this.dirtyBitmaps.delete(dma);
+    if (this.dirtyBitmaps.size > 0) this.dirtyBitmaps.delete(dma.iova);
     if (dma.vaddrInvalid) this.vaddrInvalidCount--;
+    this.dmas.remove(dma.slot);
     this.dmaAvail++;
   }
 
@@ -932,7 +833,7 @@ export class Type1Iommu {
   startDirtyTracking(): void {
     if (this.dirtyTracking) return;
     if (shouldFail("type1.bitmap_alloc")) fail("ENOMEM", "vfio_dma_bitmap_alloc_all", "injected");
-    for (const dma of this.mappings()) this.dirtyBitmaps.set(dma, { all: false, pages: new Set() });
+    for (const dma of this.mappings()) this.dirtyBitmaps.set(dma.iova, { all: false, pages: new Set() });
     this.dirtyTracking = true;
   }
 
@@ -961,7 +862,7 @@ export class Type1Iommu {
       if (dma.iova < iova) continue;
       if (dma.iova > iova + size - 1n) break;
       this.reportDirty(bitmap, dma, iova);
-      const bits = this.dirtyBitmaps.get(dma);
+      const bits = this.dirtyBitmaps.get(dma.iova);
       if (bits) {
         bits.all = false;
         bits.pages.clear();
@@ -979,7 +880,7 @@ export class Type1Iommu {
     const bitOffset = (dma.iova - base) >> pgshift;
     const copyOffset = bitOffset / 64n;
     const shift = bitOffset % 64n;
-    const bitmap = this.dirtyBitmaps.get(dma);
+    const bitmap = this.dirtyBitmaps.get(dma.iova);
     const all = (this.nonPinnedGroups > 0 && dma.iommuMapped) || (bitmap?.all ?? false);
     const totalBits = nbits + shift;
     const bytes = Number(((totalBits + 63n) / 64n) * 8n);
@@ -1097,5 +998,3 @@ export function swMsiBase(regions: readonly ReservedRegion[]): bigint | null {
   }
   return base;
 }
-
-export type { Extent };
