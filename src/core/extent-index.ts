@@ -130,8 +130,10 @@ export abstract class ExtentIndex<E> {
       else hi = mid;
     }
     let li = lo - 1;
-    // Tie-break above 2^53: a leaf whose first key rounds equal may start after addr.
-    while (li > 0 && keys[li] === x && this.startOf(this.leaves[li]!.items[0]!) > addr) li--;
+    // Tie-break above 2^53: a leaf whose first key rounds equal may start after addr (below,
+    // equal doubles are equal values).
+    if (x >= 2 ** 53)
+      while (li > 0 && keys[li] === x && this.startOf(this.leaves[li]!.items[0]!) > addr) li--;
     return li < 0 ? 0 : li;
   }
 
@@ -169,7 +171,7 @@ export abstract class ExtentIndex<E> {
       if (keys[mid]! <= x) lo = mid + 1;
       else hi = mid;
     }
-    while (lo > 0 && keys[lo - 1] === x && this.startOf(leaf.items[lo - 1]!) > addr) lo--;
+    if (x >= 2 ** 53) while (lo > 0 && keys[lo - 1] === x && this.startOf(leaf.items[lo - 1]!) > addr) lo--;
     if (lo > 0) {
       this.cl = li;
       this.ci = lo - 1;

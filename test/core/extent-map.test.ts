@@ -10,8 +10,9 @@ describe("ExtentMap", () => {
         fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 5 }))),
         fc.integer({ min: 0, max: 70 }),
         fc.constantFrom(4, 5, 256),
-        // Below 2^53 doubles are exact; at 2^60 and the top of u64, 256 and 2048 keys share a double.
-        fc.constantFrom(0n, 1n << 60n, U64_MAX - 80n),
+        // Below 2^53 doubles are exact; across 2^53 two keys share a double; at 2^60 and the top of
+        // u64, 256 and 2048 do.
+        fc.constantFrom(0n, (1n << 53n) - 30n, 1n << 60n, U64_MAX - 80n),
         (ops, probe, leafSize, base) => {
           const m = new ExtentMap<number>({ leafSize });
           const at = (k: number): bigint => base + BigInt(k);
@@ -49,9 +50,15 @@ describe("ExtentMap", () => {
     );
   });
 
-  it("orders keys that round to the same double above 2^53 exactly", () => {
-    const m = new ExtentMap<number>({ leafSize: 4 });
-    const base = 1n << 60n; // doubles here are 256 apart: 64 consecutive keys share one double
+  it.each([
+    ["2^60", 1n << 60n], // doubles here are 256 apart: 64 consecutive keys share one double
+    ["2^53", (1n << 53n) - 32n], // from 2^53 up, pairs of keys share a double (2^53 and 2^53+1 first)
+  ])("orders keys that round to the same double exactly (at %s)", (_, base) => {
+    for (const leafSize of [4, 256]) ordersExactly(base, leafSize);
+  });
+
+  function ordersExactly(base: bigint, leafSize: number): void {
+    const m = new ExtentMap<number>({ leafSize });
     const order = [...Array(64).keys()].sort((a, b) => ((a * 37) % 64) - ((b * 37) % 64));
     for (const k of order) m.insert(base + BigInt(k), base + BigInt(k), k);
     expect([...m].map((e) => e.value)).toEqual([...Array(64).keys()]);
@@ -60,7 +67,7 @@ describe("ExtentMap", () => {
     expect(m.overlapping(base + 5n, base + 7n).map((e) => e.value)).toEqual([5, 6, 7]);
     for (const k of order) expect(m.remove(base + BigInt(k))?.value).toBe(k);
     expect(m.size).toBe(0);
-  });
+  }
 
   it("holds extents at the very top of the u64 space", () => {
     const m = new ExtentMap<string>();

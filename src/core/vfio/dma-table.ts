@@ -14,7 +14,8 @@
  * copying were a fifth of the CPU of a MAP/UNMAP pair. Here a dma is 4 u64 columns (8 B each,
  * exact), a flags byte, a generation, and two references (its task and its pinned backing): ~50 B
  * plus the index's ~25 B, with no object per mapping and nothing for the garbage collector to trace
- * but the two reference arrays.
+ * but the two reference arrays. FIRST_CAPACITY (4) and CHUNK must be powers of two (doubling the
+ * first chunk reaches CHUNK exactly).
  */
 
 import type { LockedAccount } from "../accounting.js";
@@ -74,13 +75,27 @@ type PackedDma = [
   pinOffset: bigint,
 ];
 
+/** Slots per chunk of the columns (2^12): past one chunk the table grows by adding chunks. */
+const CHUNK_SHIFT = 12;
+const CHUNK = 1 << CHUNK_SHIFT;
+const IN_CHUNK = CHUNK - 1;
+/** The u64 columns, interleaved in a chunk (4 per slot). */
+const IOVA = 0;
+const SIZE = 1;
+const VADDR = 2;
+const PIN_OFFSET = 3;
+const U64_FIELDS = 4;
+
 export class DmaTable {
-  private iovas = new BigUint64Array(FIRST_CAPACITY);
-  private sizes = new BigUint64Array(FIRST_CAPACITY);
-  private vaddrs = new BigUint64Array(FIRST_CAPACITY);
-  private pinOffsets = new BigUint64Array(FIRST_CAPACITY);
-  private flagBits = new Uint8Array(FIRST_CAPACITY);
-  private generations = new Uint32Array(FIRST_CAPACITY);
+  /**
+   * The columns in chunks of CHUNK slots: the first grows by doubling from 4 to CHUNK, later ones
+   * are made full. Never one array for all slots: growing that copies every column (5× its size
+   * in all at 10^6 slots) through fresh large buffers, which cost more than the chunk lookup.
+   */
+  private u64s: BigUint64Array[] = [new BigUint64Array(FIRST_CAPACITY * U64_FIELDS)];
+  private flagBits: Uint8Array[] = [new Uint8Array(FIRST_CAPACITY)];
+  private generations: Uint32Array[] = [new Uint32Array(FIRST_CAPACITY)];
+  private capacity = FIRST_CAPACITY;
   private tasks: (DmaTask | null)[] = [];
   private pins: DmaPin[] = [];
   /** Slots freed by UNMAP, reused first. */
@@ -102,12 +117,14 @@ export class DmaTable {
       throw new RangeError("vfio_dma: bounds outside u64");
     const fresh = this.freeSlots.length === 0;
     const slot = fresh ? this.used : this.freeSlots.pop()!;
-    if (fresh && slot === this.iovas.length) this.grow();
-    this.iovas[slot] = iova;
-    this.sizes[slot] = last - iova + 1n;
-    this.vaddrs[slot] = vaddr;
-    this.pinOffsets[slot] = 0n;
-    this.flagBits[slot] = flags;
+    if (fresh && slot === this.capacity) this.grow();
+    const u64 = this.u64s[slot >>> CHUNK_SHIFT]!;
+    const at = (slot & IN_CHUNK) * U64_FIELDS;
+    u64[at + IOVA] = iova;
+    u64[at + SIZE] = last - iova + 1n;
+    u64[at + VADDR] = vaddr;
+    u64[at + PIN_OFFSET] = 0n;
+    this.flagBits[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK] = flags;
     if (!this.index.add(slot, iova, last)) {
       if (!fresh) this.freeSlots.push(slot);
       return -1;
@@ -127,24 +144,35 @@ export class DmaTable {
     if (!this.index.removeEntry(slot)) throw new Error("vfio_dma: slot not in the table (engine bug)");
     this.tasks[slot] = null;
     this.pins[slot] = null;
-    this.generations[slot] = (this.generations[slot]! + 1) >>> 0;
+    const gens = this.generations[slot >>> CHUNK_SHIFT]!;
+    gens[slot & IN_CHUNK] = (gens[slot & IN_CHUNK]! + 1) >>> 0;
     this.freeSlots.push(slot);
   }
 
-  /** Columns grow by a quarter (copying 4 columns every few thousand maps at 10^6). */
+  /** Room for one more slot: the first chunk doubles up to CHUNK slots, then a chunk is added. */
   private grow(): void {
-    const cap = this.iovas.length + Math.max(FIRST_CAPACITY, this.iovas.length >> 2);
-    const widen = <A extends BigUint64Array | Uint8Array | Uint32Array>(a: A, make: (n: number) => A): A => {
-      const b = make(cap);
-      b.set(a as never);
-      return b;
-    };
-    this.iovas = widen(this.iovas, (n) => new BigUint64Array(n));
-    this.sizes = widen(this.sizes, (n) => new BigUint64Array(n));
-    this.vaddrs = widen(this.vaddrs, (n) => new BigUint64Array(n));
-    this.pinOffsets = widen(this.pinOffsets, (n) => new BigUint64Array(n));
-    this.flagBits = widen(this.flagBits, (n) => new Uint8Array(n));
-    this.generations = widen(this.generations, (n) => new Uint32Array(n));
+    if (this.capacity >= CHUNK) {
+      this.u64s.push(new BigUint64Array(CHUNK * U64_FIELDS));
+      this.flagBits.push(new Uint8Array(CHUNK));
+      this.generations.push(new Uint32Array(CHUNK));
+      this.capacity += CHUNK;
+      return;
+    }
+    const cap = this.capacity * 2;
+    const u64 = new BigUint64Array(cap * U64_FIELDS);
+    u64.set(this.u64s[0]!);
+    const flags = new Uint8Array(cap);
+    flags.set(this.flagBits[0]!);
+    const gens = new Uint32Array(cap);
+    gens.set(this.generations[0]!);
+    this.u64s[0] = u64;
+    this.flagBits[0] = flags;
+    this.generations[0] = gens;
+    this.capacity = cap;
+  }
+
+  private u64(slot: number, field: number): bigint {
+    return this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + field]!;
   }
 
   // ---- lookups (slots; -1 = none)
@@ -170,38 +198,40 @@ export class DmaTable {
   }
 
   at(slot: number): VfioDma {
-    return new VfioDma(this, slot, this.generations[slot]!);
+    return new VfioDma(this, slot, this.generation(slot));
   }
 
   // ---- columns
 
   iovaAt(slot: number): bigint {
-    return this.iovas[slot]!;
+    return this.u64(slot, IOVA);
   }
 
   sizeAt(slot: number): bigint {
-    return this.sizes[slot]!;
+    return this.u64(slot, SIZE);
   }
 
   lastAt(slot: number): bigint {
-    return this.iovas[slot]! + this.sizes[slot]! - 1n;
+    const u64 = this.u64s[slot >>> CHUNK_SHIFT]!;
+    const at = (slot & IN_CHUNK) * U64_FIELDS;
+    return u64[at + IOVA]! + u64[at + SIZE]! - 1n;
   }
 
   vaddrAt(slot: number): bigint {
-    return this.vaddrs[slot]!;
+    return this.u64(slot, VADDR);
   }
 
   setVaddr(slot: number, vaddr: bigint): void {
     if (vaddr < 0n || vaddr > U64_MAX) throw new RangeError("vfio_dma: vaddr outside u64");
-    this.vaddrs[slot] = vaddr;
+    this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + VADDR] = vaddr;
   }
 
   flagsAt(slot: number): number {
-    return this.flagBits[slot]!;
+    return this.flagBits[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]!;
   }
 
   setFlags(slot: number, flags: number): void {
-    this.flagBits[slot] = flags;
+    this.flagBits[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK] = flags;
   }
 
   taskAt(slot: number): DmaTask {
@@ -217,16 +247,16 @@ export class DmaTable {
   }
 
   pinOffsetAt(slot: number): bigint {
-    return this.pinOffsets[slot]!;
+    return this.u64(slot, PIN_OFFSET);
   }
 
   setPin(slot: number, pin: DmaPin, offset: bigint): void {
     this.pins[slot] = pin;
-    this.pinOffsets[slot] = offset;
+    this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + PIN_OFFSET] = offset;
   }
 
   generation(slot: number): number {
-    return this.generations[slot]!;
+    return this.generations[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]!;
   }
 
   // ---- saved states
@@ -234,13 +264,13 @@ export class DmaTable {
   /** The live dmas in IOVA order, for the state codec (which saves this instead of the columns). */
   pack(): PackedDma[] {
     return this.slots().map((s) => [
-      this.iovas[s]!,
-      this.sizes[s]!,
-      this.vaddrs[s]!,
-      this.flagBits[s]!,
+      this.u64(s, IOVA),
+      this.u64(s, SIZE),
+      this.u64(s, VADDR),
+      this.flagsAt(s),
       this.tasks[s]!,
       this.pins[s]!,
-      this.pinOffsets[s]!,
+      this.u64(s, PIN_OFFSET),
     ]);
   }
 

@@ -18,7 +18,7 @@ describe("DmaTable", () => {
       fc.property(
         fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 5 }))),
         fc.integer({ min: 0, max: 70 }),
-        fc.constantFrom(0n, 1n << 60n, U64_MAX - 70n),
+        fc.constantFrom(0n, (1n << 53n) - 30n, 1n << 60n, U64_MAX - 70n),
         (ops, probe, base) => {
           const t = new DmaTable();
           const at = (k: number): bigint => base + BigInt(k);
@@ -54,6 +54,28 @@ describe("DmaTable", () => {
         },
       ),
     );
+  });
+
+  it("spans several chunks of columns: 10,000 dmas, half removed, slots reused, every value kept", () => {
+    const t = new DmaTable();
+    const n = 10_000;
+    const slotOf: number[] = [];
+    for (let i = 0; i < n; i++)
+      slotOf.push(t.insert(BigInt(i) << 13n, (BigInt(i) << 13n) + 0xfffn, BigInt(i), i & 3, taskA));
+    for (let i = 0; i < n; i += 2) t.remove(slotOf[i]!);
+    for (let i = 0; i < n; i += 2) {
+      const iova = (BigInt(i) << 13n) + 0x1000n;
+      slotOf[i] = t.insert(iova, iova + 0xfffn, BigInt(i) + 7n, 8, taskB);
+    }
+    expect(Math.max(...slotOf)).toBe(n - 1);
+    expect(t.size).toBe(n);
+    for (let i = 0; i < n; i++) {
+      const s = t.find((BigInt(i) << 13n) + (i % 2 === 0 ? 0x1000n : 0n));
+      expect(s).toBe(slotOf[i]);
+      expect([t.vaddrAt(s), t.flagsAt(s), t.taskAt(s)]).toEqual(
+        i % 2 === 0 ? [BigInt(i) + 7n, 8, taskB] : [BigInt(i), i & 3, taskA],
+      );
+    }
   });
 
   it("keeps u64 values exact up to 2^64 - 1 and refuses anything outside u64", () => {
