@@ -3,8 +3,9 @@
  *
  * Terms:
  * - slot: a row of the columns. A dma keeps its slot from MAP to UNMAP; a freed slot is reused by a
- *   later MAP. Each slot has a generation, bumped when it is freed, so a `VfioDma` handle that
- *   outlived its dma fails loudly instead of reading its successor.
+ *   later MAP. Each slot has a generation (24 bits, beside the flags byte), bumped when it is freed,
+ *   so a `VfioDma` handle that outlived its dma fails loudly instead of reading its successor (unless
+ *   the slot was reused exactly 2^24 times meanwhile).
  * - index: the slots ordered by IOVA (an `ExtentIndex` of slot numbers; the exact bounds are the
  *   columns, read only to break a tie of doubles above 2^53).
  * - handle: a `VfioDma`, a short-lived view of one slot for the code that wants an object.
@@ -12,10 +13,11 @@
  * Why columns: a dma as an object costs ~80 B plus 24 B per u64 field held as a BigInt (Node's V8
  * has no pointer compression), and at 10^6 live mappings their allocation and young-generation
  * copying were a fifth of the CPU of a MAP/UNMAP pair. Here a dma is 4 u64 columns (8 B each,
- * exact), a flags byte, a generation, and two references (its task and its pinned backing): ~50 B
- * plus the index's ~25 B, with no object per mapping and nothing for the garbage collector to trace
- * but the two reference arrays. FIRST_CAPACITY (4) and CHUNK must be powers of two (doubling the
- * first chunk reaches CHUNK exactly).
+ * exact), a 32-bit flags + generation word, and two references (its task and its pinned backing):
+ * ~52 B plus the index's ~25 B, with no object per mapping and nothing for the garbage collector to
+ * trace but the two reference arrays. A context's first MAP makes the first chunk for one slot (V8
+ * keeps typed arrays of ≤ 64 B inside its heap, far cheaper than a buffer of their own), which then
+ * doubles up to CHUNK (a power of two).
  */
 
 import type { LockedAccount } from "../accounting.js";
@@ -42,8 +44,6 @@ export const DMA_WRITE = 2;
 export const DMA_VADDR_INVALID = 4;
 /** The charged task's CAP_IPC_LOCK (no RLIMIT_MEMLOCK check while it holds). */
 export const DMA_LOCK_CAP = 8;
-
-const FIRST_CAPACITY = 4;
 
 /** The index of slots by IOVA: exact bounds come from the table's columns. */
 class SlotIndex extends ExtentIndex<number> {
@@ -85,17 +85,21 @@ const SIZE = 1;
 const VADDR = 2;
 const PIN_OFFSET = 3;
 const U64_FIELDS = 4;
+const FLAGS_MASK = 0xff;
+const GENERATION_SHIFT = 8;
+const GENERATION_ONE = 1 << GENERATION_SHIFT;
 
 export class DmaTable {
   /**
-   * The columns in chunks of CHUNK slots: the first grows by doubling from 4 to CHUNK, later ones
+   * The columns in chunks of CHUNK slots: the first grows by doubling from 1 to CHUNK, later ones
    * are made full. Never one array for all slots: growing that copies every column (5× its size
    * in all at 10^6 slots) through fresh large buffers, which cost more than the chunk lookup.
    */
-  private u64s: BigUint64Array[] = [new BigUint64Array(FIRST_CAPACITY * U64_FIELDS)];
-  private flagBits: Uint8Array[] = [new Uint8Array(FIRST_CAPACITY)];
-  private generations: Uint32Array[] = [new Uint32Array(FIRST_CAPACITY)];
-  private capacity = FIRST_CAPACITY;
+  private u64s: BigUint64Array[] = [];
+  /** Per slot: the flags in the low byte, the generation above them. */
+  private metas: Uint32Array[] = [];
+  /** Slots the chunks hold (0 until the first MAP: a context that never maps costs no columns). */
+  private capacity = 0;
   private tasks: (DmaTask | null)[] = [];
   private pins: DmaPin[] = [];
   /** Slots freed by UNMAP, reused first. */
@@ -124,15 +128,21 @@ export class DmaTable {
     u64[at + SIZE] = last - iova + 1n;
     u64[at + VADDR] = vaddr;
     u64[at + PIN_OFFSET] = 0n;
-    this.flagBits[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK] = flags;
+    this.setFlags(slot, flags);
     if (!this.index.add(slot, iova, last)) {
       if (!fresh) this.freeSlots.push(slot);
       return -1;
     }
     if (fresh) {
       this.used++;
-      this.tasks.push(task);
-      this.pins.push(null);
+      // Array literals for the first row: a pushed-to empty array reserves 17 slots.
+      if (slot === 0) {
+        this.tasks = [task];
+        this.pins = [null];
+      } else {
+        this.tasks.push(task);
+        this.pins.push(null);
+      }
     } else {
       this.tasks[slot] = task;
     }
@@ -144,30 +154,34 @@ export class DmaTable {
     if (!this.index.removeEntry(slot)) throw new Error("vfio_dma: slot not in the table (engine bug)");
     this.tasks[slot] = null;
     this.pins[slot] = null;
-    const gens = this.generations[slot >>> CHUNK_SHIFT]!;
-    gens[slot & IN_CHUNK] = (gens[slot & IN_CHUNK]! + 1) >>> 0;
+    const metas = this.metas[slot >>> CHUNK_SHIFT]!;
+    metas[slot & IN_CHUNK] = (metas[slot & IN_CHUNK]! + GENERATION_ONE) >>> 0;
     this.freeSlots.push(slot);
   }
 
-  /** Room for one more slot: the first chunk doubles up to CHUNK slots, then a chunk is added. */
+  /**
+   * Room for one more slot: the first chunk is made at the first MAP and doubles up to CHUNK slots,
+   * then a chunk is added.
+   */
   private grow(): void {
     if (this.capacity >= CHUNK) {
       this.u64s.push(new BigUint64Array(CHUNK * U64_FIELDS));
-      this.flagBits.push(new Uint8Array(CHUNK));
-      this.generations.push(new Uint32Array(CHUNK));
+      this.metas.push(new Uint32Array(CHUNK));
       this.capacity += CHUNK;
       return;
     }
-    const cap = this.capacity * 2;
+    const cap = this.capacity === 0 ? 1 : this.capacity * 2;
     const u64 = new BigUint64Array(cap * U64_FIELDS);
-    u64.set(this.u64s[0]!);
-    const flags = new Uint8Array(cap);
-    flags.set(this.flagBits[0]!);
-    const gens = new Uint32Array(cap);
-    gens.set(this.generations[0]!);
-    this.u64s[0] = u64;
-    this.flagBits[0] = flags;
-    this.generations[0] = gens;
+    const metas = new Uint32Array(cap);
+    if (this.capacity === 0) {
+      this.u64s = [u64];
+      this.metas = [metas];
+    } else {
+      u64.set(this.u64s[0]!);
+      metas.set(this.metas[0]!);
+      this.u64s[0] = u64;
+      this.metas[0] = metas;
+    }
     this.capacity = cap;
   }
 
@@ -227,11 +241,13 @@ export class DmaTable {
   }
 
   flagsAt(slot: number): number {
-    return this.flagBits[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]!;
+    return this.metas[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]! & FLAGS_MASK;
   }
 
   setFlags(slot: number, flags: number): void {
-    this.flagBits[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK] = flags;
+    if ((flags & ~FLAGS_MASK) !== 0) throw new RangeError("vfio_dma: flags beyond one byte");
+    const metas = this.metas[slot >>> CHUNK_SHIFT]!;
+    metas[slot & IN_CHUNK] = ((metas[slot & IN_CHUNK]! & ~FLAGS_MASK) | flags) >>> 0;
   }
 
   taskAt(slot: number): DmaTask {
@@ -256,7 +272,7 @@ export class DmaTable {
   }
 
   generation(slot: number): number {
-    return this.generations[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]!;
+    return this.metas[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]! >>> GENERATION_SHIFT;
   }
 
   // ---- saved states
