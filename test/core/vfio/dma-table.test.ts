@@ -93,6 +93,9 @@ describe("DmaTable", () => {
     expect(() => t.insert(0n, 0xfffn, U64_MAX + 1n, DMA_READ, taskA)).toThrow(RangeError);
     expect(() => t.insert(0x2000n, 0x1fffn, 0n, DMA_READ, taskA)).toThrow(RangeError);
     expect(() => t.setVaddr(slot, -1n)).toThrow(RangeError);
+    // Flags are one byte beside the slot's generation: a wider value would corrupt it.
+    expect(() => t.setFlags(slot, 0x100)).toThrow(RangeError);
+    expect(t.flagsAt(slot)).toBe(DMA_WRITE);
     expect(t.size).toBe(1);
   });
 
