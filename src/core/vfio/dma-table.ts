@@ -15,7 +15,7 @@
  * copying were a fifth of the CPU of a MAP/UNMAP pair. Here a dma is 4 u64 columns (8 B each,
  * exact), a 32-bit flags + generation word, and two references (its task and its pinned backing):
  * ~52 B plus the index's ~25 B, with no object per mapping and nothing for the garbage collector to
- * trace but the two reference arrays. A context's first MAP makes the first chunk for one slot (V8
+ * trace but the reference array. A context's first MAP makes the first chunk for one slot (V8
  * keeps typed arrays of ≤ 64 B inside its heap, far cheaper than a buffer of their own), which then
  * doubles up to CHUNK (a power of two).
  */
@@ -100,8 +100,11 @@ export class DmaTable {
   private metas: Uint32Array[] = [];
   /** Slots the chunks hold (0 until the first MAP: a context that never maps costs no columns). */
   private capacity = 0;
-  private tasks: (DmaTask | null)[] = [];
-  private pins: DmaPin[] = [];
+  /**
+   * The references of slot s at 2s (its task) and 2s + 1 (its pinned backing): side by side, one
+   * cache line for both (a dma's MAP and UNMAP read them together).
+   */
+  private refs: (DmaTask | DmaPin)[] = [];
   /** Slots freed by UNMAP, reused first. */
   private freeSlots: number[] = [];
   /** Slots ever used (the next fresh slot). */
@@ -137,14 +140,12 @@ export class DmaTable {
       this.used++;
       // Array literals for the first row: a pushed-to empty array reserves 17 slots.
       if (slot === 0) {
-        this.tasks = [task];
-        this.pins = [null];
+        this.refs = [task, null];
       } else {
-        this.tasks.push(task);
-        this.pins.push(null);
+        this.refs.push(task, null);
       }
     } else {
-      this.tasks[slot] = task;
+      this.refs[2 * slot] = task;
     }
     return slot;
   }
@@ -152,8 +153,8 @@ export class DmaTable {
   /** Remove the dma in `slot` (its handles go stale). */
   remove(slot: number): void {
     if (!this.index.removeEntry(slot)) throw new Error("vfio_dma: slot not in the table (engine bug)");
-    this.tasks[slot] = null;
-    this.pins[slot] = null;
+    this.refs[2 * slot] = null;
+    this.refs[2 * slot + 1] = null;
     const metas = this.metas[slot >>> CHUNK_SHIFT]!;
     metas[slot & IN_CHUNK] = (metas[slot & IN_CHUNK]! + GENERATION_ONE) >>> 0;
     this.freeSlots.push(slot);
@@ -251,15 +252,15 @@ export class DmaTable {
   }
 
   taskAt(slot: number): DmaTask {
-    return this.tasks[slot]!;
+    return this.refs[2 * slot] as DmaTask;
   }
 
   setTask(slot: number, task: DmaTask): void {
-    this.tasks[slot] = task;
+    this.refs[2 * slot] = task;
   }
 
   pinAt(slot: number): DmaPin {
-    return this.pins[slot]!;
+    return this.refs[2 * slot + 1] as DmaPin;
   }
 
   pinOffsetAt(slot: number): bigint {
@@ -267,7 +268,7 @@ export class DmaTable {
   }
 
   setPin(slot: number, pin: DmaPin, offset: bigint): void {
-    this.pins[slot] = pin;
+    this.refs[2 * slot + 1] = pin;
     this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + PIN_OFFSET] = offset;
   }
 
@@ -284,8 +285,8 @@ export class DmaTable {
       this.u64(s, SIZE),
       this.u64(s, VADDR),
       this.flagsAt(s),
-      this.tasks[s]!,
-      this.pins[s]!,
+      this.taskAt(s),
+      this.pinAt(s),
       this.u64(s, PIN_OFFSET),
     ]);
   }
