@@ -5,14 +5,14 @@
  * slot numbers of its columns. A subclass says where an entry's exact bounds are (`startOf`/`lastOf`).
  *
  * Structure: a two-level sorted array (a "chunked list", B+tree of height 2). Entries live in leaves
- * of at most 256, each with Float64Arrays of approximate bounds (`Number(start)`, `Number(last)`);
+ * of at most 256, each with one Float64Array of approximate bounds (`Number(start)`, `Number(last)`, interleaved);
  * a top array holds each leaf's first key. Search is a binary search over leaves then inside one leaf
  * on plain doubles — no BigInt arithmetic on the hot path. Doubles round above 2^53, but rounding is
  * monotonic, so order by double is consistent with order by bigint and only equal doubles need the
  * exact compare (tie-break); the entry's exact bounds are read only then. Costs: find O(log n);
  * insert/remove O(log n) search plus a move of at most a leaf (256 entries; leaf split/merge moves
- * O(n / 256) leaf pointers). Memory: one entry and two doubles per extent; a leaf's key arrays start
- * at 4 entries and grow by a quarter (split halves are sized to their entries), so an index of one
+ * O(n / 256) leaf pointers). Memory: one entry and two doubles per extent; a leaf's bounds array starts
+ * at 4 entries and grows by a quarter (split halves are sized to their entries), so an index of one
  * extent (a 1 TiB mapping, one pin store) costs a few dozen bytes, not a 4 KiB leaf, and a full one
  * ~20 B of arrays per entry.
  * Searches leave a cursor in two fields instead of returning position objects: no allocation on the
@@ -22,44 +22,41 @@
  */
 
 const DEFAULT_LEAF_SIZE = 256;
-/** First capacity of a leaf's key arrays: small maps (one per pin store, per domain) stay small. */
+/** First capacity of a leaf (entries): small maps (one per pin store, per domain) stay small. */
 const INITIAL_LEAF_CAPACITY = 4;
 
 class Leaf<E> {
-  /** `Number(start)` of each entry (capacity grows by doubling up to the leaf size). */
-  keys: Float64Array;
-  /** `Number(last)` of each entry: lets overlap checks skip the extent object unless doubles tie. */
-  lasts: Float64Array;
+  /**
+   * Each entry's approximate bounds, interleaved: `Number(start)` at 2i, `Number(last)` at 2i + 1 —
+   * one array (one allocation per resize) and an entry's two doubles on one cache line.
+   */
+  bounds: Float64Array;
   items: E[] = [];
   /**
-   * Largest gap between consecutive entries, `keys[j + 1] - lasts[j]` in doubles, or NaN when a
+   * Largest gap between consecutive entries, start of j + 1 minus last of j in doubles, or NaN when a
    * change made it stale (recomputed on demand by hole searches, never on the map/unmap path).
    */
   maxGap = NaN;
   constructor(capacity: number) {
-    this.keys = new Float64Array(capacity);
-    this.lasts = new Float64Array(capacity);
+    this.bounds = new Float64Array(2 * capacity);
   }
   /**
    * Make room for one more entry (never beyond `max`). Growth by a quarter, not doubling: a leaf's
-   * key arrays then stay within ~25% of its entries (16 B per entry at 100%), for a copy of the
-   * arrays every few dozen inserts into that leaf.
+   * bounds array then stays within ~25% of its entries (16 B per entry at 100%), for a copy of the
+   * array every few dozen inserts into that leaf.
    */
   reserve(max: number): void {
-    const cap = this.keys.length;
+    const cap = this.bounds.length >> 1;
     if (this.items.length < cap) return;
     this.resize(Math.min(max, cap + Math.max(4, cap >> 2)));
   }
 
-  /** Key arrays of `capacity` entries (≥ the entries held), keeping the keys. */
+  /** A bounds array of `capacity` entries (≥ the entries held), keeping the bounds. */
   resize(capacity: number): void {
     const n = this.items.length;
-    const keys = new Float64Array(capacity);
-    const lasts = new Float64Array(capacity);
-    keys.set(this.keys.subarray(0, n));
-    lasts.set(this.lasts.subarray(0, n));
-    this.keys = keys;
-    this.lasts = lasts;
+    const bounds = new Float64Array(2 * capacity);
+    bounds.set(this.bounds.subarray(0, 2 * n));
+    this.bounds = bounds;
   }
 }
 
@@ -71,10 +68,10 @@ function slackAt(x: number): number {
   return x < 2 ** 53 ? 0 : x * 2 ** -50;
 }
 
-function innerMaxGap(keys: Float64Array, lasts: Float64Array, n: number): number {
+function innerMaxGap(bounds: Float64Array, n: number): number {
   let max = -Infinity;
   for (let j = 0; j + 1 < n; j++) {
-    const g = keys[j + 1]! - lasts[j]!;
+    const g = bounds[2 * j + 2]! - bounds[2 * j + 1]!;
     if (g > max) max = g;
   }
   return max;
@@ -146,8 +143,8 @@ export abstract class ExtentIndex<E> {
     const leaf = new Leaf<E>(INITIAL_LEAF_CAPACITY);
     leaf.items = [e];
     const xs = Number(this.startOf(e));
-    leaf.keys[0] = xs;
-    leaf.lasts[0] = Number(this.lastOf(e));
+    leaf.bounds[0] = xs;
+    leaf.bounds[1] = Number(this.lastOf(e));
     this.leaves = [leaf];
     this.leafKeys = [xs];
   }
@@ -163,15 +160,16 @@ export abstract class ExtentIndex<E> {
     const x = Number(addr);
     const li = this.leafFor(x, addr);
     const leaf = leaves[li]!;
-    const keys = leaf.keys;
+    const bounds = leaf.bounds;
     let lo = 0;
     let hi = leaf.items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (keys[mid]! <= x) lo = mid + 1;
+      if (bounds[2 * mid]! <= x) lo = mid + 1;
       else hi = mid;
     }
-    if (x >= 2 ** 53) while (lo > 0 && keys[lo - 1] === x && this.startOf(leaf.items[lo - 1]!) > addr) lo--;
+    if (x >= 2 ** 53)
+      while (lo > 0 && bounds[2 * lo - 2] === x && this.startOf(leaf.items[lo - 1]!) > addr) lo--;
     if (lo > 0) {
       this.cl = li;
       this.ci = lo - 1;
@@ -207,21 +205,21 @@ export abstract class ExtentIndex<E> {
 
   /** The cursor's extent starts exactly at `addr` (`x` = Number(addr)). */
   private curStartIs(x: number, addr: bigint): boolean {
-    const k = this.leaves[this.cl]!.keys[this.ci]!;
+    const k = this.leaves[this.cl]!.bounds[2 * this.ci]!;
     if (k !== x) return false;
     return x < 2 ** 53 || this.startOf(this.cur()) === addr;
   }
 
   /** The cursor's extent starts at or before `addr`. */
   private curStartAtMost(x: number, addr: bigint): boolean {
-    const k = this.leaves[this.cl]!.keys[this.ci]!;
+    const k = this.leaves[this.cl]!.bounds[2 * this.ci]!;
     if (k !== x) return k < x;
     return x < 2 ** 53 || this.startOf(this.cur()) <= addr;
   }
 
   /** The cursor's extent ends at or after `addr`. */
   private curLastAtLeast(x: number, addr: bigint): boolean {
-    const l = this.leaves[this.cl]!.lasts[this.ci]!;
+    const l = this.leaves[this.cl]!.bounds[2 * this.ci + 1]!;
     if (l !== x) return l > x;
     return x < 2 ** 53 || this.lastOf(this.cur()) >= addr;
   }
@@ -254,11 +252,10 @@ export abstract class ExtentIndex<E> {
     if (i < n) {
       for (let j = n; j > i; j--) items[j] = items[j - 1]!;
       items[i] = e;
-      leaf.keys.copyWithin(i + 1, i, n);
-      leaf.lasts.copyWithin(i + 1, i, n);
+      leaf.bounds.copyWithin(2 * i + 2, 2 * i, 2 * n);
     }
-    leaf.keys[i] = xs;
-    leaf.lasts[i] = xl;
+    leaf.bounds[2 * i] = xs;
+    leaf.bounds[2 * i + 1] = xl;
     if (i === 0) this.leafKeys[li] = xs;
     leaf.maxGap = NaN;
     this.count++;
@@ -278,13 +275,13 @@ export abstract class ExtentIndex<E> {
   private clashesAtCursor(found: boolean, start: bigint, last: bigint): boolean {
     if (found) {
       const leaf = this.leaves[this.cl]!;
-      const prevLast = leaf.lasts[this.ci]!;
+      const prevLast = leaf.bounds[2 * this.ci + 1]!;
       const xs = Number(start);
       if (prevLast > xs || (prevLast === xs && this.lastOf(leaf.items[this.ci]!) >= start)) return true;
     }
     if (this.step()) {
       const leaf = this.leaves[this.cl]!;
-      const nextStart = leaf.keys[this.ci]!;
+      const nextStart = leaf.bounds[2 * this.ci]!;
       const xl = Number(last);
       if (nextStart < xl || (nextStart === xl && this.startOf(leaf.items[this.ci]!) <= last)) return true;
     }
@@ -300,13 +297,12 @@ export abstract class ExtentIndex<E> {
     const room = (k: number): number => Math.min(this.leafSize, k + (k >> 2));
     const right = new Leaf<E>(room(n - half));
     right.items = leaf.items.slice(half);
-    right.keys.set(leaf.keys.subarray(half, n));
-    right.lasts.set(leaf.lasts.subarray(half, n));
+    right.bounds.set(leaf.bounds.subarray(2 * half, 2 * n));
     leaf.items = leaf.items.slice(0, half);
     leaf.resize(room(half));
     leaf.maxGap = NaN;
     this.leaves.splice(li + 1, 0, right);
-    this.leafKeys.splice(li + 1, 0, right.keys[0]!);
+    this.leafKeys.splice(li + 1, 0, right.bounds[0]!);
   }
 
   private removeAt(li: number, i: number): E {
@@ -318,8 +314,7 @@ export abstract class ExtentIndex<E> {
     for (let j = i + 1; j < n; j++) items[j - 1] = items[j]!;
     items.pop();
     if (i < n - 1) {
-      leaf.keys.copyWithin(i, i + 1, n);
-      leaf.lasts.copyWithin(i, i + 1, n);
+      leaf.bounds.copyWithin(2 * i, 2 * i + 2, 2 * n);
     }
     this.count--;
     leaf.maxGap = NaN;
@@ -327,7 +322,7 @@ export abstract class ExtentIndex<E> {
       this.leaves.splice(li, 1);
       this.leafKeys.splice(li, 1);
     } else if (i === 0) {
-      this.leafKeys[li] = leaf.keys[0]!;
+      this.leafKeys[li] = leaf.bounds[0]!;
     }
     return e;
   }
@@ -492,12 +487,12 @@ export abstract class ExtentIndex<E> {
         const items = leaf.items;
         const n = items.length;
         if (i === 0 && n > 1) {
-          if (Number.isNaN(leaf.maxGap)) leaf.maxGap = innerMaxGap(leaf.keys, leaf.lasts, n);
+          if (Number.isNaN(leaf.maxGap)) leaf.maxGap = innerMaxGap(leaf.bounds, n);
           const tail = items[n - 1]!;
-          const need = want - slackAt(leaf.lasts[n - 1]!);
+          const need = want - slackAt(leaf.bounds[2 * n - 1]!);
           // Skip the leaf: no inner gap and no gap before its first entry can hold minLength.
           const tailLast = this.lastOf(tail);
-          if (leaf.maxGap < need && leaf.keys[0]! - Number(cur) < need && tailLast < last) {
+          if (leaf.maxGap < need && leaf.bounds[0]! - Number(cur) < need && tailLast < last) {
             if (tailLast >= cur) cur = tailLast + 1n;
             li++;
             continue;
