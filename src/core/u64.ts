@@ -117,3 +117,15 @@ const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1025 }, (_, i) => 
 export function smallBigint(v: bigint): bigint {
   return v >= 0n && v <= 1024n ? SMALL_BIGINTS[Number(v)]! : v;
 }
+
+const POWERS_OF_TWO: readonly bigint[] = Array.from({ length: 64 }, (_, i) => 1n << BigInt(i));
+
+/**
+ * `v` itself, or the shared bigint of the same power of two below 2^64 — page and huge-page sizes,
+ * what most mappings are: a record that keeps its size then holds no bigint of its own for it.
+ */
+export function sharedPowerOfTwo(v: bigint): bigint {
+  if (v <= 0n || v > U64_MAX || (v & (v - 1n)) !== 0n) return v;
+  // Powers of two are exact doubles, and so is their log2.
+  return POWERS_OF_TWO[Math.log2(Number(v))]!;
+}
