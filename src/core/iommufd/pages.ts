@@ -64,6 +64,14 @@ export class BackingRun implements Extent<BackingRun> {
 
 const NO_RUNS: readonly BackingRun[] = Object.freeze([]);
 
+/** The rarely needed state of an `IoptPages` (see `IoptPages.extra`). */
+interface PagesExtra {
+  holderRange: IovaRange | null;
+  moreHolders: Map<object, IovaRange> | null;
+  pinnedMulti: IovaRange[] | null;
+  runs: ExtentMap<BackingRun> | null;
+}
+
 export class IoptPages {
   /** Page-aligned start of the user range. */
   readonly uptr: bigint;
@@ -80,28 +88,81 @@ export class IoptPages {
   readonly source: PinSource;
   /**
    * The holders and their page ranges. Nearly every pages has one holder (its area), kept inline in
-   * `holder`/`holderRange`; a Map is made only for a second one (COPY, access pins, area splits).
+   * `holder` (its range in `extra`, unless it is every page: an area over all the pages it made);
+   * a Map is made only for a second one (COPY, access pins, area splits).
    */
   private holder: object | null = null;
-  /** The inline holder's page range, as two fields (no range object kept per pages). */
-  private holderFirst = 0n;
-  private holderLast = 0n;
-  private moreHolders: Map<object, IovaRange> | null = null;
+  /**
+   * What most pages never need, in one object made only when one of them is set (a field costs
+   * 8 B on every pages): the inline holder's range when it is not all the pages, the other holders,
+   * the pinned union when it is not the inline holder's range, the run map.
+   */
+  private extra: PagesExtra | null = null;
+  /**
+   * Resolved backing of pinned pages, keyed by byte offset within the pages. Nearly always one run
+   * (a MAP of one VMA) covering every byte of the pages, kept inline as two fields (all the pages'
+   * bytes in `runObject` from `runOffset`; no object, no bounds: they follow from `npages`); the
+   * run map (`extra.runs`) exists only for a second run or a run over part of the pages, and then
+   * holds every run (`runObject` is null).
+   */
+  private runObject: MemoryObject | null = null;
+  private runOffset = 0n;
+
+  private setExtra<K extends keyof PagesExtra>(key: K, v: PagesExtra[K]): void {
+    if (v !== null) {
+      (this.extra ??= { holderRange: null, moreHolders: null, pinnedMulti: null, runs: null })[key] = v;
+      return;
+    }
+    const x = this.extra;
+    if (x === null) return;
+    x[key] = null;
+    if (x.holderRange === null && x.moreHolders === null && x.pinnedMulti === null && x.runs === null)
+      this.extra = null;
+  }
+
+  /** The inline holder's page range: every page unless `extra` says otherwise. */
+  private get holderFirst(): bigint {
+    return this.extra?.holderRange?.start ?? 0n;
+  }
+
+  private get holderLast(): bigint {
+    const r = this.extra?.holderRange;
+    return r != null ? r.last : smallBigint(this.npages - 1n);
+  }
+
+  private setInlineRange(first: bigint, last: bigint): void {
+    const all = first === 0n && last === this.npages - 1n;
+    this.setExtra("holderRange", all ? null : { start: first, last });
+  }
+
+  /** The holders besides the inline one (null: none). */
+  private get moreHolders(): Map<object, IovaRange> | null {
+    return this.extra?.moreHolders ?? null;
+  }
+
+  private set moreHolders(v: Map<object, IovaRange> | null) {
+    this.setExtra("moreHolders", v);
+  }
+
   /**
    * Union of the holders' page-index ranges (normalised), stored only when it is not simply the
    * inline holder's range (several holders); null = `[holderRange]`, or nothing without a holder.
    */
-  private pinnedMulti: IovaRange[] | null = null;
-  /**
-   * Resolved backing of pinned pages, keyed by byte offset within the pages. Nearly always one run
-   * (a MAP of one VMA) covering every byte of the pages, kept inline as two fields (all the pages'
-   * bytes in `runObject` from `runOffset`; no object, no bounds: they follow from `npages`); the map
-   * exists only for a second run or a run over part of the pages, and then holds every run
-   * (`runObject` is null).
-   */
-  private runObject: MemoryObject | null = null;
-  private runOffset = 0n;
-  private runs: ExtentMap<BackingRun> | null = null;
+  private get pinnedMulti(): IovaRange[] | null {
+    return this.extra?.pinnedMulti ?? null;
+  }
+
+  private set pinnedMulti(v: IovaRange[] | null) {
+    this.setExtra("pinnedMulti", v);
+  }
+
+  private get runs(): ExtentMap<BackingRun> | null {
+    return this.extra?.runs ?? null;
+  }
+
+  private set runs(v: ExtentMap<BackingRun> | null) {
+    this.setExtra("runs", v);
+  }
 
   /** The inline run as a record (a fresh object), or null. */
   private get run(): BackingRun | null {
@@ -133,22 +194,21 @@ export class IoptPages {
   private setHolder(h: object, range: IovaRange): void {
     if (this.holder === null || this.holder === h) {
       this.holder = h;
-      this.holderFirst = range.start;
-      this.holderLast = range.last;
+      this.setInlineRange(range.start, range.last);
     } else (this.moreHolders ??= new Map()).set(h, range);
   }
 
   private deleteHolder(h: object): boolean {
     if (this.holder === h) {
       this.holder = null;
+      this.setExtra("holderRange", null);
       const more = this.moreHolders;
       if (more !== null) {
         // Promote one of the others to the inline slot.
         for (const [k, v] of more) {
           more.delete(k);
           this.holder = k;
-          this.holderFirst = v.start;
-          this.holderLast = v.last;
+          this.setInlineRange(v.start, v.last);
           break;
         }
         if (more.size === 0) this.moreHolders = null;
