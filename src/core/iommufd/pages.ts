@@ -122,12 +122,13 @@ export class IoptPages {
 
   /** The inline holder's page range: every page unless `extra` says otherwise. */
   private get holderFirst(): bigint {
-    return this.extra?.holderRange?.start ?? 0n;
+    const r = this.extra?.holderRange;
+    return r ? r.start : 0n;
   }
 
   private get holderLast(): bigint {
     const r = this.extra?.holderRange;
-    return r != null ? r.last : smallBigint(this.npages - 1n);
+    return r ? r.last : smallBigint(this.npages - 1n);
   }
 
   private setInlineRange(first: bigint, last: bigint): void {
