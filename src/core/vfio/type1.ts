@@ -3,7 +3,8 @@
  * into N hardware IOMMU domains.
  *
  * Terms:
- * - dma: one `vfio_dma` — a MAP_DMA call (never merged, never split); keyed by IOVA in an ExtentMap.
+ * - dma: one `vfio_dma` — a MAP_DMA call (never merged, never split); a row of the context's `DmaTable`,
+ *   indexed by IOVA.
  * - domain: a `vfio_domain` — a hardware IommuDomain plus the groups attached to it. Groups behind
  *   IOMMUs with the same driver and coherency share a domain (domain reuse, §2.2); otherwise every
  *   mapping is mirrored into each domain (§2.3).
@@ -646,9 +647,9 @@ export class Type1Iommu {
       this.updateVaddr(task, iova, size, vaddr);
       return;
     }
-    // The dma is linked into the tree first (as `vfio_link_dma` does before pinning): the insert
+    // The dma is linked into the table first (as `vfio_link_dma` does before pinning): the insert
     // is the EEXIST check, one search instead of a lookup and an insert; every later failure
-    // unlinks it, so the tree is as before.
+    // unlinks it, so the table is as before.
     const flags =
       (req.read ? DMA_READ : 0) |
       (req.write ? DMA_WRITE : 0) |
