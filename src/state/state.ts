@@ -71,7 +71,9 @@ export const STATE_FORMAT = "ioas-state";
  * (`IoptPages.run`/`runs`, `BackingRun` records) instead of an extent map of wrapped values. 3: a
  * type1 context keeps its smallest page size beside its page-size bitmap, a `vfio_dma` derives its
  * last byte and locked pages, an iommufd page store keeps inline only a run over all its pages, the
- * kernel keeps the pin source each process's page stores share.
+ * kernel keeps the pin source each process's page stores share. 4: a type1 context's dmas are a
+ * packed `DmaTable` (rows in IOVA order), an iommufd area keeps its length instead of its last byte,
+ * a page store keeps its rare state in one `extra` object.
  * Documents of another version are refused: their records have another layout.
  */
 export const STATE_VERSION = 4;
