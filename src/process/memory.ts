@@ -19,6 +19,8 @@ export type Prot = "rw" | "r" | "w" | "none";
 const PAGE = Number(PAGE_SIZE);
 /** Object offsets below this (less a page-sized copy) are exact as doubles. */
 const MAX_EXACT = 1n << 52n;
+/** Pieces up to this many bytes are copied by a loop (a typed-array view per piece costs more). */
+const SMALL_COPY = 64;
 
 export function protAllowsRead(p: Prot): boolean {
   // x86 and arm64 user mappings: PROT_WRITE implies readable; only PROT_NONE faults on read.
@@ -90,8 +92,12 @@ export class MemoryObject {
     const out = into ?? new Uint8Array(length);
     this.forEachPiece(offset, length, (pageIndex, inPage, n, done) => {
       const page = this.pages.get(pageIndex);
-      if (page) out.set(page.subarray(inPage, inPage + n), intoOffset + done);
-      else out.fill(this.fill, intoOffset + done, intoOffset + done + n);
+      if (page === undefined) out.fill(this.fill, intoOffset + done, intoOffset + done + n);
+      else if (n <= SMALL_COPY) {
+        // A struct-sized piece: a loop, not a subarray view object per piece.
+        const at = intoOffset + done;
+        for (let k = 0; k < n; k++) out[at + k] = page[inPage + k]!;
+      } else out.set(page.subarray(inPage, inPage + n), intoOffset + done);
     });
     return out;
   }
@@ -247,18 +253,26 @@ export class AddressSpace {
   /** copy_from_user: EFAULT on any inaccessible byte. */
   read(addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
+    this.readInto(addr, length, out, 0);
+    return out;
+  }
+
+  /**
+   * `read` into `into` from `intoOffset` (a kernel buffer the caller already has: no copy of a
+   * copy). Every byte is checked before any is copied, so `into` is untouched on EFAULT.
+   */
+  readInto(addr: bigint, length: number, into: Uint8Array, intoOffset = 0): void {
     // One readable VMA holding the whole range (every struct an ioctl reads): no segment list.
     const v = length > 0 ? this.find(addr) : undefined;
     if (v !== undefined && protAllowsRead(v.prot) && addr + BigInt(length - 1) <= v.last) {
-      v.object.read(v.objectOffset + (addr - v.start), length, out, 0);
-      return out;
+      v.object.read(v.objectOffset + (addr - v.start), length, into, intoOffset);
+      return;
     }
-    let pos = 0;
+    let pos = intoOffset;
     for (const s of this.resolve(addr, BigInt(length), false, "copy_from_user")) {
-      s.object.read(s.objectOffset, Number(s.length), out, pos);
+      s.object.read(s.objectOffset, Number(s.length), into, pos);
       pos += Number(s.length);
     }
-    return out;
   }
 
   /** copy_to_user: EFAULT on any byte that is not writable; nothing is written then. */

@@ -57,8 +57,12 @@ export function copyToUser(process: Process, addr: bigint, bytes: Uint8Array): v
 }
 
 /** get_user of a u32 / s32 (e.g. the leading `argsz`/`size` of a struct, an int fd). */
+/** Scratch for `getUserU32` (the simulation is single-threaded and the read does not re-enter). */
+const U32_SCRATCH = new Uint8Array(4);
+
 export function getUserU32(process: Process, addr: bigint): number {
-  const b = copyFromUser(process, addr, 4);
+  const b = U32_SCRATCH;
+  process.memory.readInto(addr, 4, b);
   return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
 }
 
@@ -84,7 +88,7 @@ export function copyStructFromUser<F extends readonly FieldSpec[]>(
     if (tail.some((b) => b !== 0)) fail("E2BIG", op, "non-zero bytes past the kernel's struct");
   }
   const out = new Uint8Array(ksize);
-  out.set(copyFromUser(process, addr, Math.min(userSize, ksize)));
+  process.memory.readInto(addr, Math.min(userSize, ksize), out);
   return out;
 }
 

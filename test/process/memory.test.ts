@@ -92,7 +92,9 @@ describe("simulated address space", () => {
             fc.record({
               k: fc.constant("read" as const),
               off: fc.nat(PAGES * 4096 - 1),
-              n: fc.integer({ min: 1, max: 9000 }),
+              // Struct-sized reads (copied by a loop) and long ones (by views).
+              n: fc.oneof(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 9000 })),
+              into: fc.option(fc.nat(16)),
             }),
           ),
           { maxLength: 30 },
@@ -124,11 +126,21 @@ describe("simulated address space", () => {
               if (ok) data.forEach((b, i) => bytes.set(op.off + i, b));
             } else {
               const ok = pages.every((p) => prot[p] === "rw" || prot[p] === "r");
-              if (!ok) expect(errnoOf(() => as.read(BASE + BigInt(op.off), op.n))).toBe("EFAULT");
-              else
-                expect(as.read(BASE + BigInt(op.off), op.n)).toEqual(
-                  Uint8Array.from({ length: op.n }, (_, i) => bytes.get(op.off + i)!),
+              const want = Uint8Array.from({ length: op.n }, (_, i) => bytes.get(op.off + i)!);
+              if (op.into === null) {
+                if (!ok) expect(errnoOf(() => as.read(BASE + BigInt(op.off), op.n))).toBe("EFAULT");
+                else expect(as.read(BASE + BigInt(op.off), op.n)).toEqual(want);
+              } else {
+                // readInto: the bytes land at the offset, the rest of the buffer is untouched, and
+                // nothing at all is written on EFAULT.
+                const buf = new Uint8Array(op.into + op.n + 3).fill(0xee);
+                const expected = buf.slice();
+                if (ok) expected.set(want, op.into);
+                expect(errnoOf(() => as.readInto(BASE + BigInt(op.off), op.n, buf, op.into!))).toBe(
+                  ok ? undefined : "EFAULT",
                 );
+                expect(buf).toEqual(expected);
+              }
             }
           }
         },

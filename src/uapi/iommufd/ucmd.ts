@@ -36,7 +36,8 @@ export class Ucmd<F extends readonly FieldSpec[] = readonly FieldSpec[]> {
 
   /** iommufd_ucmd_respond: copy back min(user size, struct size) bytes (EFAULT). */
   respond(): void {
-    copyToUser(this.process, this.call.arg, this.bytes.subarray(0, Math.min(this.userSize, this.codec.size)));
+    const bytes = this.userSize >= this.codec.size ? this.bytes : this.bytes.subarray(0, this.userSize);
+    copyToUser(this.process, this.call.arg, bytes);
   }
 
   /**
