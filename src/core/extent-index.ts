@@ -361,18 +361,6 @@ export abstract class ExtentIndex<E> {
     return true;
   }
 
-  /** Replace the entry starting exactly at `start` by `e` (same bounds); false when there is none. */
-  protected replaceAt(start: bigint, e: E): boolean {
-    if (this.solo !== null) {
-      if (this.startOf(this.solo) !== start) return false;
-      this.solo = e;
-      return true;
-    }
-    if (!this.floor(start) || !this.curStartIs(Number(start), start)) return false;
-    this.leaves[this.cl]!.items[this.ci] = e;
-    return true;
-  }
-
   /** The extent containing addr. */
   find(addr: bigint): E | undefined {
     const solo = this.solo;

@@ -46,16 +46,4 @@ export class ExtentMap<T> extends ExtentIndex<Extent<T>> {
   insertExtent(e: Extent<T>): boolean {
     return this.placeEntry(e, e.start, e.last);
   }
-
-  /** Remove `e` itself (the same object); false when it is not in the map. */
-  removeExtent(e: Extent<T>): boolean {
-    return this.removeEntry(e);
-  }
-
-  /** Replace the value of the extent at `start` (same bounds). */
-  update(start: bigint, value: T): void {
-    const e = this.get(start);
-    if (e === undefined || !this.replaceAt(start, { start: e.start, last: e.last, value }))
-      throw new RangeError("no extent at that start");
-  }
 }

@@ -157,7 +157,7 @@ describe("ExtentMap", () => {
     );
   });
 
-  it("removeExtent removes that object only, whether the cursor rests on it or not", () => {
+  it("removeEntry removes that object only, whether the cursor rests on it or not", () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 80 }),
@@ -171,10 +171,10 @@ describe("ExtentMap", () => {
             if (live.length === 0) break;
             const e = live.splice(k % live.length, 1)[0]!;
             // An equal-bounds stranger is not the entry; a lookup first leaves the cursor on e.
-            expect(m.removeExtent({ start: e.start, last: e.last, value: e.value })).toBe(false);
+            expect(m.removeEntry({ start: e.start, last: e.last, value: e.value })).toBe(false);
             if (lookFirst) expect(m.find(e.start + 2n)).toBe(e);
-            expect(m.removeExtent(e)).toBe(true);
-            expect(m.removeExtent(e)).toBe(false);
+            expect(m.removeEntry(e)).toBe(true);
+            expect(m.removeEntry(e)).toBe(false);
             expect(m.get(e.start)).toBeUndefined();
           }
           expect(m.values().map((e) => e.value)).toEqual(live.map((e) => e.value).sort((a, b) => a - b));

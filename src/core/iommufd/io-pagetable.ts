@@ -450,7 +450,7 @@ export class IoPagetable {
         }
       }
     } catch (e) {
-      for (const a of inserted.reverse()) this.areas.removeExtent(a);
+      for (const a of inserted.reverse()) this.areas.removeEntry(a);
       throw e;
     }
     return at;
@@ -544,7 +544,7 @@ export class IoPagetable {
         continue;
       }
       this.unfillDomains(area);
-      this.areas.removeExtent(area); // the lookup's cursor is still on it: no second search
+      this.areas.removeEntry(area); // the lookup's cursor is still on it: no second search
       unmapped += area.length;
       // An area ending at `last` is the last one the range can hold: no search for a next one.
       if (areaLast === last) break;

@@ -291,7 +291,7 @@ export class IoptPages {
   }
 
   private removeRun(r: BackingRun): void {
-    if (this.runs !== null) this.runs.removeExtent(r);
+    if (this.runs !== null) this.runs.removeEntry(r);
     else if (this.runObject !== null && r.start === 0n) this.setRun(null);
   }
 

@@ -24,7 +24,7 @@ import type { LockedAccount } from "../accounting.js";
 import type { BackingSegment, Translation, TranslationRecord } from "../domain.js";
 import { ExtentIndex } from "../extent-index.js";
 import { MemoryObject, type AddressSpace } from "../../process/memory.js";
-import { PAGE_SIZE, U64_MAX, smallBigint } from "../u64.js";
+import { PAGE_SIZE, isU64, smallBigint } from "../u64.js";
 
 /** The task mapping memory: a Process satisfies this structurally. */
 export interface DmaTask {
@@ -120,7 +120,7 @@ export class DmaTable {
    * otherwise. Every value must be a u64 (a column would wrap anything else silently).
    */
   insert(iova: bigint, last: bigint, vaddr: bigint, flags: number, task: DmaTask): number {
-    if (iova < 0n || last > U64_MAX || iova > last || vaddr < 0n || vaddr > U64_MAX)
+    if (!isU64(iova) || !isU64(last) || iova > last || !isU64(vaddr))
       throw new RangeError("vfio_dma: bounds outside u64");
     const fresh = this.freeSlots.length === 0;
     const slot = fresh ? this.used : this.freeSlots.pop()!;
@@ -237,7 +237,7 @@ export class DmaTable {
   }
 
   setVaddr(slot: number, vaddr: bigint): void {
-    if (vaddr < 0n || vaddr > U64_MAX) throw new RangeError("vfio_dma: vaddr outside u64");
+    if (!isU64(vaddr)) throw new RangeError("vfio_dma: vaddr outside u64");
     this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + VADDR] = vaddr;
   }
 
@@ -300,7 +300,7 @@ export class DmaTable {
       const [iova, size, vaddr, flags, task, pin, pinOffset] = row as unknown[];
       if (typeof iova !== "bigint" || typeof size !== "bigint" || typeof vaddr !== "bigint")
         throw new TypeError(`dma ${i}: iova, size and vaddr must be bigints`);
-      if (typeof pinOffset !== "bigint" || pinOffset < 0n || pinOffset > U64_MAX)
+      if (typeof pinOffset !== "bigint" || !isU64(pinOffset))
         throw new RangeError(`dma ${i}: pin offset outside u64`);
       if (typeof flags !== "number" || !Number.isInteger(flags) || flags < 0 || flags > 0xff)
         throw new TypeError(`dma ${i}: bad flags`);
