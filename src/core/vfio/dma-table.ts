@@ -1,28 +1,15 @@
 /**
- * The `vfio_dma` records of one type1 context, stored as columns (struct of arrays).
+ * The `vfio_dma` records of one type1 context, stored as columns (a `SlotTable`: why columns, slots,
+ * generations and the index are explained there).
  *
- * Terms:
- * - slot: a row of the columns. A dma keeps its slot from MAP to UNMAP; a freed slot is reused by a
- *   later MAP. Each slot has a generation (24 bits, beside the flags byte), bumped when it is freed,
- *   so a `VfioDma` handle that outlived its dma fails loudly instead of reading its successor (unless
- *   the slot was reused exactly 2^24 times meanwhile).
- * - index: the slots ordered by IOVA (an `ExtentIndex` of slot numbers; the exact bounds are the
- *   columns, read only to break a tie of doubles above 2^53).
- * - handle: a `VfioDma`, a short-lived view of one slot for the code that wants an object.
- *
- * Why columns: a dma as an object costs ~80 B plus 24 B per u64 field held as a BigInt (Node's V8
- * has no pointer compression), and at 10^6 live mappings their allocation and young-generation
- * copying were a fifth of the CPU of a MAP/UNMAP pair. Here a dma is 4 u64 columns (8 B each,
- * exact), a 32-bit flags + generation word, and two references (its task and its pinned backing):
- * ~52 B plus the index's ~25 B, with no object per mapping and nothing for the garbage collector to
- * trace but the reference array. A context's first MAP makes the first chunk for one slot (V8
- * keeps typed arrays of ≤ 64 B inside its heap, far cheaper than a buffer of their own), which then
- * doubles up to CHUNK (a power of two).
+ * A dma is a slot with four u64 columns (IOVA, size, vaddr, pin offset), a flags byte, its task and
+ * its pinned backing: ~52 B plus the index's ~25 B, no object per mapping. Code that wants an object
+ * takes a `VfioDma`, a short-lived handle of one slot.
  */
 
 import type { LockedAccount } from "../accounting.js";
 import type { BackingSegment, Translation, TranslationRecord } from "../domain.js";
-import { ExtentIndex } from "../extent-index.js";
+import { SlotTable } from "../slot-table.js";
 import { MemoryObject, type AddressSpace } from "../../process/memory.js";
 import { PAGE_SIZE, isU64, smallBigint } from "../u64.js";
 
@@ -45,25 +32,6 @@ export const DMA_VADDR_INVALID = 4;
 /** The charged task's CAP_IPC_LOCK (no RLIMIT_MEMLOCK check while it holds). */
 export const DMA_LOCK_CAP = 8;
 
-/** The index of slots by IOVA: exact bounds come from the table's columns. */
-class SlotIndex extends ExtentIndex<number> {
-  constructor(private readonly table: DmaTable) {
-    super();
-  }
-
-  protected startOf(slot: number): bigint {
-    return this.table.iovaAt(slot);
-  }
-
-  protected lastOf(slot: number): bigint {
-    return this.table.lastAt(slot);
-  }
-
-  add(slot: number, start: bigint, last: bigint): boolean {
-    return this.placeEntry(slot, start, last);
-  }
-}
-
 /** One row as the state codec saves it (in IOVA order; slots are renumbered on load). */
 type PackedDma = [
   iova: bigint,
@@ -75,44 +43,14 @@ type PackedDma = [
   pinOffset: bigint,
 ];
 
-/** Slots per chunk of the columns (2^12): past one chunk the table grows by adding chunks. */
-const CHUNK_SHIFT = 12;
-const CHUNK = 1 << CHUNK_SHIFT;
-const IN_CHUNK = CHUNK - 1;
-/** The u64 columns, interleaved in a chunk (4 per slot). */
-const IOVA = 0;
-const SIZE = 1;
+/** The u64 columns besides the IOVA and the size. */
 const VADDR = 2;
 const PIN_OFFSET = 3;
-const U64_FIELDS = 4;
-const FLAGS_MASK = 0xff;
-const GENERATION_SHIFT = 8;
-const GENERATION_ONE = 1 << GENERATION_SHIFT;
 
-export class DmaTable {
-  /**
-   * The columns in chunks of CHUNK slots: the first grows by doubling from 1 to CHUNK, later ones
-   * are made full. Never one array for all slots: growing that copies every column (5× its size
-   * in all at 10^6 slots) through fresh large buffers, which cost more than the chunk lookup.
-   */
-  private u64s: BigUint64Array[] = [];
-  /** Per slot: the flags in the low byte, the generation above them. */
-  private metas: Uint32Array[] = [];
-  /** Slots the chunks hold (0 until the first MAP: a context that never maps costs no columns). */
-  private capacity = 0;
-  /**
-   * The references of slot s at 2s (its task) and 2s + 1 (its pinned backing): side by side, one
-   * cache line for both (a dma's MAP and UNMAP read them together).
-   */
-  private refs: (DmaTask | DmaPin)[] = [];
-  /** Slots freed by UNMAP, reused first. */
-  private freeSlots: number[] = [];
-  /** Slots ever used (the next fresh slot). */
-  private used = 0;
-  private index = new SlotIndex(this);
-
-  get size(): number {
-    return this.index.size;
+/** The dmas: each a slot with its vaddr and pin offset, its task (ref A) and pinned backing (B). */
+export class DmaTable extends SlotTable<DmaTask, DmaPin> {
+  constructor() {
+    super(4, "vfio_dma");
   }
 
   /**
@@ -120,96 +58,18 @@ export class DmaTable {
    * otherwise. Every value must be a u64 (a column would wrap anything else silently).
    */
   insert(iova: bigint, last: bigint, vaddr: bigint, flags: number, task: DmaTask): number {
-    if (!isU64(iova) || !isU64(last) || iova > last || !isU64(vaddr))
-      throw new RangeError("vfio_dma: bounds outside u64");
-    const fresh = this.freeSlots.length === 0;
-    const slot = fresh ? this.used : this.freeSlots.pop()!;
-    if (fresh && slot === this.capacity) this.grow();
-    const u64 = this.u64s[slot >>> CHUNK_SHIFT]!;
-    const at = (slot & IN_CHUNK) * U64_FIELDS;
-    u64[at + IOVA] = iova;
-    u64[at + SIZE] = last - iova + 1n;
-    u64[at + VADDR] = vaddr;
-    u64[at + PIN_OFFSET] = 0n;
-    this.setFlags(slot, flags);
-    if (!this.index.add(slot, iova, last)) {
-      if (!fresh) this.freeSlots.push(slot);
-      return -1;
-    }
-    if (fresh) {
-      this.used++;
-      // Array literals for the first row: a pushed-to empty array reserves 17 slots.
-      if (slot === 0) {
-        this.refs = [task, null];
-      } else {
-        this.refs.push(task, null);
-      }
-    } else {
-      this.refs[2 * slot] = task;
-    }
+    if (!isU64(vaddr)) throw new RangeError("vfio_dma: bounds outside u64");
+    const slot = this.place(iova, last, flags);
+    if (slot < 0) return -1;
+    this.setWord(slot, VADDR, vaddr);
+    this.setWord(slot, PIN_OFFSET, 0n);
+    this.setRefA(slot, task);
     return slot;
   }
 
   /** Remove the dma in `slot` (its handles go stale). */
   remove(slot: number): void {
-    if (!this.index.removeEntry(slot)) throw new Error("vfio_dma: slot not in the table (engine bug)");
-    this.refs[2 * slot] = null;
-    this.refs[2 * slot + 1] = null;
-    const metas = this.metas[slot >>> CHUNK_SHIFT]!;
-    metas[slot & IN_CHUNK] = (metas[slot & IN_CHUNK]! + GENERATION_ONE) >>> 0;
-    this.freeSlots.push(slot);
-  }
-
-  /**
-   * Room for one more slot: the first chunk is made at the first MAP and doubles up to CHUNK slots,
-   * then a chunk is added.
-   */
-  private grow(): void {
-    if (this.capacity >= CHUNK) {
-      this.u64s.push(new BigUint64Array(CHUNK * U64_FIELDS));
-      this.metas.push(new Uint32Array(CHUNK));
-      this.capacity += CHUNK;
-      return;
-    }
-    const cap = this.capacity === 0 ? 1 : this.capacity * 2;
-    const u64 = new BigUint64Array(cap * U64_FIELDS);
-    const metas = new Uint32Array(cap);
-    if (this.capacity === 0) {
-      this.u64s = [u64];
-      this.metas = [metas];
-    } else {
-      u64.set(this.u64s[0]!);
-      metas.set(this.metas[0]!);
-      this.u64s[0] = u64;
-      this.metas[0] = metas;
-    }
-    this.capacity = cap;
-  }
-
-  private u64(slot: number, field: number): bigint {
-    return this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + field]!;
-  }
-
-  // ---- lookups (slots; -1 = none)
-
-  /** The dma containing `addr`. */
-  find(addr: bigint): number {
-    return this.index.find(addr) ?? -1;
-  }
-
-  /** The first dma intersecting [start, last]. */
-  firstOverlapping(start: bigint, last: bigint): number {
-    return this.index.firstOverlapping(start, last) ?? -1;
-  }
-
-  /** The dmas intersecting [start, last], ascending. */
-  overlapping(start: bigint, last: bigint): number[] {
-    return this.index.overlapping(start, last);
-  }
-
-  /** Every dma, ascending. */
-  slots(): number[] {
-    return this.index.values();
+    this.free(slot);
   }
 
   at(slot: number): VfioDma {
@@ -218,62 +78,37 @@ export class DmaTable {
 
   // ---- columns
 
-  iovaAt(slot: number): bigint {
-    return this.u64(slot, IOVA);
-  }
-
   sizeAt(slot: number): bigint {
-    return this.u64(slot, SIZE);
-  }
-
-  lastAt(slot: number): bigint {
-    const u64 = this.u64s[slot >>> CHUNK_SHIFT]!;
-    const at = (slot & IN_CHUNK) * U64_FIELDS;
-    return u64[at + IOVA]! + u64[at + SIZE]! - 1n;
+    return this.lengthAt(slot);
   }
 
   vaddrAt(slot: number): bigint {
-    return this.u64(slot, VADDR);
+    return this.word(slot, VADDR);
   }
 
   setVaddr(slot: number, vaddr: bigint): void {
-    if (!isU64(vaddr)) throw new RangeError("vfio_dma: vaddr outside u64");
-    this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + VADDR] = vaddr;
-  }
-
-  flagsAt(slot: number): number {
-    return this.metas[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]! & FLAGS_MASK;
-  }
-
-  setFlags(slot: number, flags: number): void {
-    if ((flags & ~FLAGS_MASK) !== 0) throw new RangeError("vfio_dma: flags beyond one byte");
-    const metas = this.metas[slot >>> CHUNK_SHIFT]!;
-    metas[slot & IN_CHUNK] = ((metas[slot & IN_CHUNK]! & ~FLAGS_MASK) | flags) >>> 0;
+    this.setWord(slot, VADDR, vaddr);
   }
 
   taskAt(slot: number): DmaTask {
-    return this.refs[2 * slot] as DmaTask;
+    return this.refA(slot);
   }
 
   setTask(slot: number, task: DmaTask): void {
-    this.refs[2 * slot] = task;
+    this.setRefA(slot, task);
   }
 
   pinAt(slot: number): DmaPin {
-    return this.refs[2 * slot + 1] as DmaPin;
+    return this.refB(slot);
   }
 
   pinOffsetAt(slot: number): bigint {
-    return this.u64(slot, PIN_OFFSET);
+    return this.word(slot, PIN_OFFSET);
   }
 
   setPin(slot: number, pin: DmaPin, offset: bigint): void {
-    this.refs[2 * slot + 1] = pin;
-    this.u64s[slot >>> CHUNK_SHIFT]![(slot & IN_CHUNK) * U64_FIELDS + PIN_OFFSET] = offset;
-  }
-
-  generation(slot: number): number {
-    return this.metas[slot >>> CHUNK_SHIFT]![slot & IN_CHUNK]! >>> GENERATION_SHIFT;
+    this.setRefB(slot, pin);
+    this.setWord(slot, PIN_OFFSET, offset);
   }
 
   // ---- saved states
@@ -281,13 +116,13 @@ export class DmaTable {
   /** The live dmas in IOVA order, for the state codec (which saves this instead of the columns). */
   pack(): PackedDma[] {
     return this.slots().map((s) => [
-      this.u64(s, IOVA),
-      this.u64(s, SIZE),
-      this.u64(s, VADDR),
+      this.iovaAt(s),
+      this.sizeAt(s),
+      this.vaddrAt(s),
       this.flagsAt(s),
       this.taskAt(s),
       this.pinAt(s),
-      this.u64(s, PIN_OFFSET),
+      this.pinOffsetAt(s),
     ]);
   }
 
@@ -329,9 +164,7 @@ export class VfioDma implements TranslationRecord {
 
   /** The slot, checked to still hold this handle's dma. */
   private get row(): number {
-    if (this.table.generation(this.slot) !== this.generation)
-      throw new Error("vfio_dma: handle used after its mapping was removed");
-    return this.slot;
+    return this.table.checked(this.slot, this.generation);
   }
 
   get iova(): bigint {
