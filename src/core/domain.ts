@@ -82,30 +82,42 @@ export interface DomainMirror {
   count(): number;
 }
 
-/**
- * A DomainMirror over an owner's tree of records: shows the records `isShown` accepts (pinned in
- * one run and mapped into the owner's domains).
- */
-export abstract class TreeMirror<R extends TranslationRecord> implements DomainMirror {
-  constructor(protected readonly tree: ExtentMap<R>) {}
+/** An owner's table of mapping rows as a `TableMirror` reads it (slots; -1 = none). */
+export interface MirroredTable<R extends TranslationRecord> {
+  find(iova: bigint): number;
+  overlapping(start: bigint, last: bigint): number[];
+  slots(): number[];
+  /** The row is pinned in one run and mapped into the owner's domains. */
+  shownAt(slot: number): boolean;
+  /** A handle of the row: the record the domains see. */
+  at(slot: number): R;
+  /** `record` is a handle of one of this table's rows, pinned in one run. */
+  owns(record: TranslationRecord): boolean;
+}
 
-  protected abstract isShown(record: R): boolean;
-  abstract shows(record: TranslationRecord): boolean;
+/** A DomainMirror over an owner's table of rows: shows the rows `shownAt` accepts. */
+export class TableMirror<R extends TranslationRecord> implements DomainMirror {
+  constructor(private readonly table: MirroredTable<R>) {}
 
   recordAt(iova: bigint): R | undefined {
-    const e = this.tree.find(iova);
-    return e !== undefined && this.isShown(e.value) ? e.value : undefined;
+    const slot = this.table.find(iova);
+    return slot >= 0 && this.table.shownAt(slot) ? this.table.at(slot) : undefined;
   }
 
   recordsIn(start: bigint, last: bigint): R[] {
     const out: R[] = [];
-    for (const e of this.tree.overlapping(start, last)) if (this.isShown(e.value)) out.push(e.value);
+    for (const slot of this.table.overlapping(start, last))
+      if (this.table.shownAt(slot)) out.push(this.table.at(slot));
     return out;
+  }
+
+  shows(record: TranslationRecord): boolean {
+    return this.table.owns(record);
   }
 
   count(): number {
     let n = 0;
-    for (const e of this.tree) if (this.isShown(e.value)) n++;
+    for (const slot of this.table.slots()) if (this.table.shownAt(slot)) n++;
     return n;
   }
 }

@@ -189,6 +189,16 @@ export abstract class SlotTable<A, B> {
     return this.index.hasOverlap(start, last);
   }
 
+  /** The holes of [start, last] of at least `minLength` bytes (`ExtentIndex.forEachHole`). */
+  forEachHole(
+    start: bigint,
+    last: bigint,
+    minLength: bigint,
+    visit: (holeStart: bigint, holeLast: bigint) => boolean,
+  ): void {
+    this.index.forEachHole(start, last, minLength, visit);
+  }
+
   /** Every row, ascending. */
   slots(): number[] {
     return this.index.values();

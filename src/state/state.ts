@@ -24,7 +24,7 @@ import { PciFunction } from "../core/devices/pci-function.js";
 import { RateLimit } from "../core/dma/fault-report.js";
 import { HOST_MSI_DOORBELL, MsiDoorbell } from "../core/dma/doorbell.js";
 import { Iotlb } from "../core/dma/iotlb.js";
-import { IommuDomain, reserveDomainIds, TranslationExtent } from "../core/domain.js";
+import { IommuDomain, reserveDomainIds, TableMirror, TranslationExtent } from "../core/domain.js";
 import {
   AccessObject,
   DeviceObject,
@@ -34,7 +34,8 @@ import {
   IoasObject,
   IommufdContext,
 } from "../core/iommufd/context.js";
-import { Area, IoPagetable, IoptMirror } from "../core/iommufd/io-pagetable.js";
+import { AreaHolder, AreaTable } from "../core/iommufd/area-table.js";
+import { IoPagetable } from "../core/iommufd/io-pagetable.js";
 import { BackingRun, IoptPages } from "../core/iommufd/pages.js";
 import { kernelFeatures, type KernelFeatures } from "../core/kernel.js";
 import { KernelLog } from "../core/kmsg.js";
@@ -42,7 +43,7 @@ import type { Host } from "../core/topology/types.js";
 import { reserveContainerIds, VfioContainer } from "../core/vfio/container.js";
 import { VfioDevice, VfioGroup, VfioSubsystem } from "../core/vfio/subsystem.js";
 import { DmaTable } from "../core/vfio/dma-table.js";
-import { Type1Domain, Type1Iommu, Type1Mirror } from "../core/vfio/type1.js";
+import { Type1Domain, Type1Iommu } from "../core/vfio/type1.js";
 import { HostReadError } from "../host/errors.js";
 import { hostToJson, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, snapshotFromText } from "../host/snapshot.js";
 import { FileHandle } from "../process/file-handle.js";
@@ -73,10 +74,12 @@ export const STATE_FORMAT = "ioas-state";
  * last byte and locked pages, an iommufd page store keeps inline only a run over all its pages, the
  * kernel keeps the pin source each process's page stores share. 4: a type1 context's dmas are a
  * packed `DmaTable` (rows in IOVA order), an iommufd area keeps its length instead of its last byte,
- * a page store keeps its rare state in one `extra` object.
+ * a page store keeps its rare state in one `extra` object. 5: an IOAS's areas are a packed
+ * `AreaTable` (a store made by a MAP inline in its area's row until shared; `AreaHolder`s hold shared
+ * stores' pins), both mirrors are `TableMirror`s.
  * Documents of another version are refused: their records have another layout.
  */
-export const STATE_VERSION = 4;
+export const STATE_VERSION = 5;
 
 /** The classes whose instances a state may hold, under their names in the format. */
 export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...args: never[]) => object>([
@@ -95,8 +98,9 @@ export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...arg
   ["DeviceObject", DeviceObject],
   ["AccessObject", AccessObject],
   ["IoPagetable", IoPagetable],
-  ["Area", Area],
-  ["IoptMirror", IoptMirror],
+  ["AreaTable", AreaTable],
+  ["AreaHolder", AreaHolder],
+  ["TableMirror", TableMirror],
   ["IoptPages", IoptPages],
   ["BackingRun", BackingRun],
   ["IommuDomain", IommuDomain],
@@ -107,7 +111,6 @@ export const STATE_CLASSES: ClassRegistry = new Map<string, abstract new (...arg
   ["VfioContainer", VfioContainer],
   ["Type1Iommu", Type1Iommu],
   ["Type1Domain", Type1Domain],
-  ["Type1Mirror", Type1Mirror],
   ["DmaTable", DmaTable],
   ["TranslationExtent", TranslationExtent],
   ["ContainerFile", ContainerFile],

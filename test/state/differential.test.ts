@@ -111,7 +111,8 @@ function iommufdRun(ops: readonly IoasOp[]): void {
   const models = [new ModelIoas(reservedFor(host, pci.reservedRegions), PAGE), new ModelIoas([], 1n)];
   const areasOf = (i: number) => {
     const o = ctx.list().find((x) => x.kind === "ioas" && x.id === ids[i]) as IoasObject;
-    return o.iopt.areas.values().map((e) => ({ iova: e.start, last: e.last }));
+    const areas = o.iopt.areas;
+    return areas.slots().map((s) => ({ iova: areas.iovaAt(s), last: areas.lastAt(s) }));
   };
   for (const [step, o] of ops.entries()) {
     const where = `step ${step}: ${JSON.stringify(o)}`;

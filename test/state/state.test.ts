@@ -97,6 +97,11 @@ describe("state: refused documents", () => {
   const iommufd = c.open("/dev/iommu");
   const ioas = c.ioasAlloc(iommufd);
   c.ioasMap(iommufd, ioas, 0x10000n, 0x4000n, { read: true, write: true }, 0x100000n);
+  // A mapping over two VMAs: pinned in two runs, its store an object (an extent map of runs), the
+  // domain holding its pieces in its own table.
+  p.memory.mmap(0x20000n, 0x1000n, "rw");
+  p.memory.mmap(0x21000n, 0x1000n, "rw");
+  c.ioasMap(iommufd, ioas, 0x20000n, 0x2000n, { read: true, write: true }, 0x200000n);
   const dev = c.open("/dev/vfio/devices/vfio0");
   c.bind(dev, iommufd);
   c.attach(dev, ioas);
@@ -168,6 +173,13 @@ describe("state: refused documents", () => {
         )!;
         n.v!.push([...n.v![0]!]);
       }).then((x) => refuse(x, /overlapping extents/)),
+      withDigest((d) => {
+        // The same for the packed areas of the IOAS: a second row at the first row's IOVA.
+        const nodes = (d["graph"] as { nodes: { k: string; c?: string; v?: unknown }[] }).nodes;
+        const table = nodes.find((x) => x.k === "packed" && x.c === "AreaTable")!;
+        const rows = nodes[(table.v as { $r: number }).$r] as { v: unknown[] };
+        rows.v.push(rows.v[0]);
+      }).then((x) => refuse(x, /AreaTable: area 2: overlaps another/)),
       withDigest((d) => {
         (d["host"] as { name: unknown }).name = 7;
       }).then((x) => refuse(x, /host/)),

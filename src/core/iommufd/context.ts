@@ -20,16 +20,11 @@ import { HOST_MSI_DOORBELL } from "../dma/doorbell.js";
 import { IommuDomain } from "../domain.js";
 import { fail, IoasError } from "../errno.js";
 import { shouldFail } from "../fault.js";
-import { subtract, type IovaRange } from "../ranges.js";
+import { subtract, totalLength, type IovaRange } from "../ranges.js";
 import type { Host, IommuUnit, PciDevice } from "../topology/types.js";
 import { PAGE_SIZE, U64_MAX, ULONG_MAX, smallBigint } from "../u64.js";
-import {
-  IoPagetable,
-  type Area,
-  type IoptAccess,
-  type ReservedOwner,
-  type UnmapResult,
-} from "./io-pagetable.js";
+import type { Area, AreaHolder } from "./area-table.js";
+import { IoPagetable, type IoptAccess, type ReservedOwner, type UnmapResult } from "./io-pagetable.js";
 import { IoptPages, type PinSource } from "./pages.js";
 import type { BackingSegment } from "../domain.js";
 
@@ -114,7 +109,8 @@ export interface AccessOps {
 interface AccessPin {
   readonly iova: bigint;
   readonly length: bigint;
-  readonly slices: { pages: IoptPages; area: Area; holder: object }[];
+  /** Per area pinned: its store, the area (its access count), the pin's holder in the store. */
+  readonly slices: { pages: IoptPages; area: AreaHolder; holder: object }[];
 }
 
 export class AccessObject implements IoptAccess {
@@ -405,8 +401,8 @@ export class IommufdContext {
     const inPage = userVa % PAGE_SIZE;
     const uptr = inPage === 0n ? userVa : userVa - inPage;
     const startByte = smallBigint(inPage);
-    const npages = smallBigint((startByte + length + PAGE_SIZE - 1n) / PAGE_SIZE);
-    const pages = new IoptPages(uptr, npages, req.write, this.pinSourceMode(source), source);
+    // The new store: kept in the area's row until something must share it (AreaTable).
+    const pages = { uptr, writable: req.write, accountMode: this.pinSourceMode(source), source };
     return ioas.iopt.mapPages(
       [{ pages, startByte, length }],
       length,
@@ -1020,16 +1016,19 @@ export class IommufdContext {
     let cur = iova;
     const last = iova + length - 1n;
     try {
-      for (const e of ioas.iopt.areas.overlapping(iova, last)) {
-        const area = e.value;
-        if (area.iova > cur) break;
-        if (write && !area.write) fail("EPERM", op, "write pin of a read-only mapping");
-        const sliceLast = area.last < last ? area.last : last;
+      const areas = ioas.iopt.areas;
+      for (const slot of areas.overlapping(iova, last)) {
+        const areaStart = areas.iovaAt(slot);
+        if (areaStart > cur) break;
+        if (write && !areas.writeAt(slot)) fail("EPERM", op, "write pin of a read-only mapping");
+        const areaLast = areas.lastAt(slot);
+        const sliceLast = areaLast < last ? areaLast : last;
         const holder = {};
-        const startByte = area.startByteOf(cur);
-        area.pages.pin(holder, IoptPages.pageRange(startByte, sliceLast - cur + 1n), op);
-        slices.push({ pages: area.pages, area, holder });
-        out.push(...area.pages.segments(startByte, sliceLast - cur + 1n));
+        const startByte = areas.startByteAt(slot) + (cur - areaStart);
+        const pages = areas.pagesOf(slot);
+        pages.pin(holder, IoptPages.pageRange(startByte, sliceLast - cur + 1n), op);
+        slices.push({ pages, area: areas.holderOf(slot), holder });
+        out.push(...pages.segments(startByte, sliceLast - cur + 1n));
         cur = sliceLast + 1n;
         if (cur > last) break;
       }
@@ -1038,7 +1037,7 @@ export class IommufdContext {
       for (const s of slices) s.pages.unpin(s.holder);
       throw e;
     }
-    for (const s of slices) s.area.numAccesses++;
+    for (const s of slices) s.area.accesses++;
     access.pins.push({ iova, length, slices });
     return out;
   }
@@ -1052,7 +1051,7 @@ export class IommufdContext {
     access.pins.splice(i, 1);
     for (const s of pin.slices) {
       s.pages.unpin(s.holder);
-      s.area.numAccesses--;
+      s.area.accesses--;
     }
   }
 
@@ -1068,8 +1067,8 @@ export class IommufdContext {
     const segs: BackingSegment[] = [];
     let cur = iova;
     for (const s of slices) {
-      const area = ioas.iopt.areas.find(cur)!.value;
-      if (write && !area.write) fail("EPERM", op, "write to a read-only mapping");
+      if (write && !ioas.iopt.areas.writeAt(ioas.iopt.areas.find(cur)))
+        fail("EPERM", op, "write to a read-only mapping");
       segs.push(...s.pages.lookup(s.startByte, s.length, write, op));
       cur += s.length;
     }
@@ -1118,11 +1117,13 @@ export class IommufdContext {
 
   /** Plain JSON state: objects, mappings, reservations, pins and charges. */
   snapshot(): IommufdSnapshot {
-    const pagesLabels = new Map<IoptPages, string>();
-    const label = (p: IoptPages): string => {
-      let l = pagesLabels.get(p);
-      if (!l) pagesLabels.set(p, (l = `pages${pagesLabels.size + 1}`));
-      return l;
+    // Stores by identity (a store in its area's row is that area's alone), with what they pin.
+    const stores = new Map<object, { label: string; pinned: readonly IovaRange[] }>();
+    const label = (area: Area): string => {
+      const key = area.sharedPages ?? {};
+      let s = stores.get(key);
+      if (!s) stores.set(key, (s = { label: `pages${stores.size + 1}`, pinned: area.storePinned }));
+      return s.label;
     };
     const objects: ObjectSnapshot[] = [];
     for (const [id, o] of [...this.objects.entries()].sort((a, b) => a[0] - b[0])) {
@@ -1134,14 +1135,17 @@ export class IommufdContext {
             kind: "ioas",
             alignment: hexs(o.iopt.iovaAlignment),
             largePages: !o.iopt.disableLargePages,
-            areas: o.iopt.areas.values().map((e) => ({
-              iova: hexs(e.value.iova),
-              last: hexs(e.value.last),
-              pages: label(e.value.pages),
-              startByte: hexs(e.value.startByte),
-              prot: (e.value.read ? "r" : "-") + (e.value.write ? "w" : "-"),
-              accesses: e.value.numAccesses,
-            })),
+            areas: o.iopt.areas.slots().map((slot) => {
+              const area = o.iopt.areas.at(slot);
+              return {
+                iova: hexs(area.iova),
+                last: hexs(area.last),
+                pages: label(area),
+                startByte: hexs(area.startByte),
+                prot: (area.read ? "r" : "-") + (area.write ? "w" : "-"),
+                accesses: area.numAccesses,
+              };
+            }),
             allowed: o.iopt.allowed.map(rangeText),
             reserved: o.iopt.reserved.map((r) => `${rangeText(r)} ${r.owner.label}`),
             domains: o.iopt.domains.map((d) => o.hwpts.find((h) => h.domain === d)?.id ?? -1),
@@ -1174,10 +1178,10 @@ export class IommufdContext {
       accountMode: this.accountMode,
       vfioIoas: this.vfioIoas?.id ?? null,
       objects,
-      pages: [...pagesLabels.entries()].map(([p, l]) => ({
-        label: l,
-        pinned: p.pinned.map(rangeText),
-        charged: hexs(p.pinnedPages),
+      pages: [...stores.values()].map((s) => ({
+        label: s.label,
+        pinned: s.pinned.map(rangeText),
+        charged: hexs(totalLength(s.pinned)),
       })),
     };
   }

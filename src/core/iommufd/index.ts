@@ -25,9 +25,9 @@ export {
   type ObjectKind,
   type ObjectSnapshot,
 } from "./context.js";
+export { Area, AreaHolder, AreaTable } from "./area-table.js";
 export {
   IoPagetable,
-  Area,
   type IoptAccess,
   type PagesSlice,
   type ReservedOwner,

@@ -2,7 +2,8 @@
  * io_pagetable: one IOAS's address space (semantics.md §2.5–§2.9, §2.11). Knows nothing of ioctls.
  *
  * Terms:
- *   area       a user mapping [iova, last] → bytes [startByte, startByte + length) of an `IoptPages`.
+ *   area       a user mapping [iova, last] → bytes [startByte, startByte + length) of a page store;
+ *              a row of the IOAS's `AreaTable` (its store inline while simple, else an `IoptPages`).
  *   allowed    the user's allow-list (ALLOW_IOVAS); empty = everything. Restricts automatic IOVA
  *              allocation only, and blocks reservations.
  *   reserved   intervals that may never be mapped, each with an owner (a domain's outside-aperture
@@ -18,14 +19,13 @@
  * the one exception is the range unmap, which keeps the kernel's partial progress (§2.11).
  */
 
-import { TreeMirror, type BackingSegment, type IommuDomain, type TranslationRecord } from "../domain.js";
+import { TableMirror, type BackingSegment, type IommuDomain } from "../domain.js";
 import { fail, IoasError } from "../errno.js";
-import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
 import { complement, normalize, type IovaRange } from "../ranges.js";
-import { PAGE_SIZE, ULONG_MAX, alignUp, lowestSetBit, roundUpPowerOfTwo, sharedPowerOfTwo } from "../u64.js";
-import { IoptPages } from "./pages.js";
-import type { MemoryObject } from "../../process/memory.js";
+import { PAGE_SIZE, ULONG_MAX, alignUp, lowestSetBit, roundUpPowerOfTwo } from "../u64.js";
+import { AreaTable } from "./area-table.js";
+import { IoptPages, type PinTarget } from "./pages.js";
 
 /** Owner of reserved intervals (a domain, a device, a test reservation). */
 export interface ReservedOwner {
@@ -43,128 +43,19 @@ export interface IoptAccess {
   notifyUnmap(iova: bigint, length: bigint): void;
 }
 
-const AREA_READ = 1;
-const AREA_WRITE = 2;
-const AREA_ONE_RUN = 4;
-/** The access-pin count sits above the three flag bits (a small integer: the field stays a Smi). */
-const AREA_ACCESS_SHIFT = 3;
-
-export class Area implements Extent<Area> {
-  readonly iova: bigint;
-  /**
-   * Bytes of the area, the shared bigint when a power of two (`last` is derived: a field would hold
-   * one more BigInt, 24 B, per area; the area tree keeps its own copy of `last` as a double).
-   */
-  private readonly bytes: bigint;
-  readonly pages: IoptPages;
-  /** Offset of `iova` inside the pages (bytes from `pages.uptr`). */
-  readonly startByte: bigint;
-  /** READ, WRITE and ONE_RUN bits, and the access-pin count above them (one field instead of four). */
-  private flags: number;
-
-  constructor(
-    iova: bigint,
-    last: bigint,
-    pages: IoptPages,
-    startByte: bigint,
-    read: boolean,
-    write: boolean,
-  ) {
-    this.iova = iova;
-    this.bytes = sharedPowerOfTwo(last - iova + 1n);
-    this.pages = pages;
-    this.startByte = startByte;
-    this.flags = (read ? AREA_READ : 0) | (write ? AREA_WRITE : 0);
-  }
-
-  get read(): boolean {
-    return (this.flags & AREA_READ) !== 0;
-  }
-
-  /** Access pins inside this area (unmap notifies, splitting refuses). */
-  get numAccesses(): number {
-    return this.flags >>> AREA_ACCESS_SHIFT;
-  }
-
-  set numAccesses(n: number) {
-    if (!Number.isInteger(n) || n < 0 || n >= 2 ** (31 - AREA_ACCESS_SHIFT)) {
-      throw new RangeError(`iopt_area: access count ${n} out of range (engine bug)`);
-    }
-    this.flags = (this.flags & ((1 << AREA_ACCESS_SHIFT) - 1)) | (n << AREA_ACCESS_SHIFT);
-  }
-
-  get write(): boolean {
-    return (this.flags & AREA_WRITE) !== 0;
-  }
-
-  /**
-   * The area's bytes were pinned as one run of one memory object when it was last mapped into
-   * domains: the area is then its own translation, shown by every domain of the IOAS (IoptMirror).
-   */
-  get oneRun(): boolean {
-    return (this.flags & AREA_ONE_RUN) !== 0;
-  }
-
-  set oneRun(v: boolean) {
-    this.flags = v ? this.flags | AREA_ONE_RUN : this.flags & ~AREA_ONE_RUN;
-  }
-
-  /** Mapped into the IOAS's domains (it holds its pages' pin) and shown by them as itself. */
-  get mirrored(): boolean {
-    return this.oneRun && this.pages.holds(this);
-  }
-
-  get length(): bigint {
-    return this.bytes;
-  }
-
-  get last(): bigint {
-    return this.iova + this.bytes - 1n;
-  }
-
-  /** The area is its own entry in the area tree (no wrapper object). */
-  get start(): bigint {
-    return this.iova;
-  }
-
-  get value(): Area {
-    return this;
-  }
-
-  /** `area->page_offset`: the VA's offset within its CPU page. */
-  get pageOffset(): bigint {
-    return this.startByte % PAGE_SIZE;
-  }
-
-  /** Byte offset in the pages of `iova` (inside this area). */
-  startByteOf(iova: bigint): bigint {
-    return this.startByte + (iova - this.iova);
-  }
-
-  get pageRange(): IovaRange {
-    return IoptPages.pageRange(this.startByte, this.length);
-  }
-
-  /**
-   * Translation of an area whose bytes are backed by one run: the area is then its own entry in
-   * every domain it is mapped into (`IommuDomain.mapRecord`). Read from the pinned backing, which
-   * stays put while the area is mapped (runs may be split, never moved).
-   */
-  get object(): MemoryObject {
-    return this.pages.backingAt(this.startByte).object;
-  }
-
-  get objectOffset(): bigint {
-    const r = this.pages.backingAt(this.startByte);
-    return r.objectOffset + (this.startByte - r.start);
-  }
-}
-
-/** One slice of pages to become one area (`struct iopt_pages_list`). */
+/**
+ * One slice of pages to become one area (`struct iopt_pages_list`): of an existing store (COPY), or
+ * of a new one a MAP made for it (kept inline in the area's row).
+ */
 export interface PagesSlice {
-  readonly pages: IoptPages;
+  readonly pages: IoptPages | PinTarget;
   readonly startByte: bigint;
   readonly length: bigint;
+}
+
+/** A slice of an existing store (`getPages`). */
+export interface SharedSlice extends PagesSlice {
+  readonly pages: IoptPages;
 }
 
 export interface UnmapResult {
@@ -185,26 +76,10 @@ function refuse(
 
 const MAX_UNMAP_NOTIFY_ROUNDS = 100;
 
-/**
- * What every domain of an IOAS shows of its area tree (`DomainMirror`): an area pinned in one run is
- * mapped into every domain of the IOAS (`iopt_fill_domains` and `iopt_fill_domain` are all or
- * nothing), so the domains show the tree instead of each holding a copy.
- */
-export class IoptMirror extends TreeMirror<Area> {
-  protected isShown(area: Area): boolean {
-    return area.mirrored;
-  }
-
-  shows(record: TranslationRecord): boolean {
-    // Only this IOAS's areas are ever mapped into its domains.
-    return record instanceof Area && record.oneRun;
-  }
-}
-
 export class IoPagetable {
-  readonly areas = new ExtentMap<Area>();
-  /** What every domain of this IOAS shows of `areas` (see IoptMirror). */
-  private readonly mirror = new IoptMirror(this.areas);
+  readonly areas = new AreaTable();
+  /** What every domain of this IOAS shows of `areas` (its one-run pinned areas, `AreaTable.shownAt`). */
+  private readonly mirror = new TableMirror(this.areas);
   /** Normalised allow-list as given (kept in input order of validity; empty = no restriction). */
   private allowedRanges: IovaRange[] = [];
   private reservedList: ReservedInterval[] = [];
@@ -286,13 +161,14 @@ export class IoPagetable {
   /** iopt_check_iova_alignment: every area must honour `align` (EADDRINUSE). */
   private checkAlignment(align: bigint, op: string): void {
     const mask = align - 1n;
-    for (const a of this.areas)
+    const areas = this.areas;
+    for (const s of areas.slots())
       if (
-        (a.value.iova & mask) !== 0n ||
-        (a.value.length & mask) !== 0n ||
-        (a.value.pageOffset & mask) !== 0n
+        (areas.iovaAt(s) & mask) !== 0n ||
+        (areas.lengthAt(s) & mask) !== 0n ||
+        ((areas.startByteAt(s) % PAGE_SIZE) & mask) !== 0n
       )
-        refuse("EADDRINUSE", op, `mapping at 0x${a.start.toString(16)} is not ${align}-aligned`);
+        refuse("EADDRINUSE", op, `mapping at 0x${areas.iovaAt(s).toString(16)} is not ${align}-aligned`);
   }
 
   private computeAlignment(extraDomain?: IommuDomain): bigint {
@@ -367,7 +243,7 @@ export class IoPagetable {
         : normalize(this.allowedRanges)
             .map((r) => ({ start: r.start > lo ? r.start : lo, last: r.last < hi ? r.last : hi }))
             .filter((r) => r.start <= r.last);
-    // First fit over the holes of areas ∪ reserved: walk the areas' holes (ExtentMap.forEachHole
+    // First fit over the holes of areas ∪ reserved: walk the areas' holes (ExtentIndex.forEachHole
     // skips whole leaves that have no hole of `length` bytes) and cut the reservations out of each.
     const resv = normalize(this.reservedList);
     for (const span of spans) {
@@ -418,27 +294,32 @@ export class IoPagetable {
       at = iova;
     }
 
-    const inserted: Area[] = [];
+    const inserted: number[] = [];
+    const areas = this.areas;
+    const insert = (s: PagesSlice, first: bigint, last: bigint): boolean => {
+      const slot =
+        s.pages instanceof IoptPages
+          ? areas.insertShared(first, last, s.pages, s.startByte, read, write)
+          : areas.insertInline(first, last, s.startByte, s.pages, read, write);
+      if (slot < 0) return false;
+      inserted.push(slot);
+      return true;
+    };
     try {
       let cur = at;
       for (const s of slices) {
         // iopt_insert_area
         const last = cur + s.length - 1n;
-        let area: Area | null = null;
+        let placed = false;
         if (insertFirst) {
-          area = new Area(cur, last, s.pages, s.startByte, read, write);
-          if (!this.areas.insertExtent(area)) refuse("EEXIST", op, "IOVA range meets an existing mapping");
-          inserted.push(area);
+          if (!insert(s, cur, last)) refuse("EEXIST", op, "IOVA range meets an existing mapping");
+          placed = true;
         }
         if (write && !s.pages.writable) refuse("EPERM", op, "writeable mapping of read-only pages");
         if (((s.startByte % PAGE_SIZE) & (this.alignment - 1n)) !== 0n)
           refuse("EINVAL", op, "VA page offset not aligned to the IOAS alignment");
         if (last > ULONG_MAX) refuse("EOVERFLOW", op, "IOVA range wraps");
-        if (area === null) {
-          area = new Area(cur, last, s.pages, s.startByte, read, write);
-          if (!this.areas.insertExtent(area)) throw new Error("iopt: area overlaps another (engine bug)");
-          inserted.push(area);
-        }
+        if (!placed && !insert(s, cur, last)) throw new Error("iopt: area overlaps another (engine bug)");
         cur = last + 1n;
       }
       for (let i = 0; i < inserted.length; i++) {
@@ -450,47 +331,53 @@ export class IoPagetable {
         }
       }
     } catch (e) {
-      for (const a of inserted.reverse()) this.areas.removeEntry(a);
+      for (const slot of inserted.reverse()) areas.remove(slot);
       throw e;
     }
     return at;
   }
 
   /** Pin an area's pages and map it into every domain (all or nothing). */
-  private fillDomains(area: Area, op: string): void {
+  private fillDomains(slot: number, op: string): void {
     if (this.domains.length === 0) return;
-    area.pages.pin(area, area.pageRange, op);
+    const areas = this.areas;
+    areas.pin(slot, op);
     const domains = this.domains;
     let done = 0;
     try {
-      const segs = this.pinnedBacking(area);
-      for (; done < domains.length; done++) this.mapArea(domains[done]!, area, segs);
+      const segs = this.pinnedBacking(slot);
+      for (; done < domains.length; done++) this.mapArea(domains[done]!, slot, segs);
     } catch (e) {
-      for (let k = done - 1; k >= 0; k--) domains[k]!.unmap(area.iova, area.last);
-      area.pages.unpin(area);
+      const iova = areas.iovaAt(slot);
+      const last = areas.lastAt(slot);
+      for (let k = done - 1; k >= 0; k--) domains[k]!.unmap(iova, last);
+      areas.unpin(slot);
       throw e;
     }
   }
 
   /**
    * The pinned backing of a pinned area: null when one run of one object covers it (nearly always;
-   * the area is then its own translation, `oneRun`), else its segments. Sets `area.oneRun`.
+   * the area is then its own translation, `oneRun`), else its segments. Sets the area's `oneRun`.
    */
-  private pinnedBacking(area: Area): BackingSegment[] | null {
-    const oneRun = area.pages.backingAt(area.startByte).last >= area.startByte + area.length - 1n;
-    area.oneRun = oneRun;
-    return oneRun ? null : area.pages.segments(area.startByte, area.length);
+  private pinnedBacking(slot: number): BackingSegment[] | null {
+    const oneRun = this.areas.backedByOneRun(slot);
+    this.areas.setOneRun(slot, oneRun);
+    return oneRun ? null : this.areas.segmentsAt(slot);
   }
 
   /** Map a pinned area into `domain`: itself when one run backs it, else its segments. */
-  private mapArea(domain: IommuDomain, area: Area, segs: BackingSegment[] | null): void {
-    if (segs === null) domain.mapRecord(area);
-    else domain.map(area.iova, segs, area.read, area.write, area.last);
+  private mapArea(domain: IommuDomain, slot: number, segs: BackingSegment[] | null): void {
+    const areas = this.areas;
+    if (segs === null) domain.mapRecord(areas.at(slot));
+    else domain.map(areas.iovaAt(slot), segs, areas.readAt(slot), areas.writeAt(slot), areas.lastAt(slot));
   }
 
-  private unfillDomains(area: Area): void {
-    for (const d of this.domains) d.unmap(area.iova, area.last);
-    area.pages.unpin(area);
+  private unfillDomains(slot: number): void {
+    const iova = this.areas.iovaAt(slot);
+    const last = this.areas.lastAt(slot);
+    for (const d of this.domains) d.unmap(iova, last);
+    this.areas.unpin(slot);
   }
 
   // ---- slices of existing areas (COPY source) ----
@@ -499,16 +386,18 @@ export class IoPagetable {
    * iopt_get_pages: the slices covering [iova, iova + length) of back-to-back areas. ENOENT when any
    * byte of the range is not mapped.
    */
-  getPages(iova: bigint, length: bigint, op: string): PagesSlice[] {
+  getPages(iova: bigint, length: bigint, op: string): SharedSlice[] {
     const last = iova + length - 1n;
     if (last > ULONG_MAX) refuse("EOVERFLOW", op, "source range wraps");
-    const out: PagesSlice[] = [];
+    const out: SharedSlice[] = [];
     let cur = iova;
-    for (const e of this.areas.overlapping(iova, last)) {
-      if (e.start > cur) break;
-      const a = e.value;
-      const sliceLast = a.last < last ? a.last : last;
-      out.push({ pages: a.pages, startByte: a.startByteOf(cur), length: sliceLast - cur + 1n });
+    const areas = this.areas;
+    for (const slot of areas.overlapping(iova, last)) {
+      if (areas.iovaAt(slot) > cur) break;
+      const areaLast = areas.lastAt(slot);
+      const sliceLast = areaLast < last ? areaLast : last;
+      const startByte = areas.startByteAt(slot) + (cur - areas.iovaAt(slot));
+      out.push({ pages: areas.pagesOf(slot), startByte, length: sliceLast - cur + 1n });
       if (sliceLast === last) return out;
       cur = sliceLast + 1n;
     }
@@ -527,25 +416,27 @@ export class IoPagetable {
     let unmapped = 0n;
     let rounds = 0;
     let lastStart: bigint | undefined;
+    const areas = this.areas;
     for (;;) {
-      const e = this.areas.firstOverlapping(start, last);
-      if (!e) break;
-      const area = e.value;
-      const areaLast = area.last;
-      if (area.iova < start || areaLast > last)
+      const slot = areas.firstOverlapping(start, last);
+      if (slot < 0) break;
+      const areaStart = areas.iovaAt(slot);
+      const areaLast = areas.lastAt(slot);
+      if (areaStart < start || areaLast > last)
         return { unmapped, error: new IoasError("ENOENT", op, "a mapping crosses the range boundary") };
-      if (area.iova !== lastStart) rounds = 0;
-      lastStart = area.iova;
-      if (area.numAccesses > 0) {
+      if (areaStart !== lastStart) rounds = 0;
+      lastStart = areaStart;
+      if (areas.accessesAt(slot) > 0) {
         // Ask every access to drop its pins, then look again.
-        for (const acc of [...this.accesses]) acc.notifyUnmap(area.iova, area.length);
+        const length = areas.lengthAt(slot);
+        for (const acc of [...this.accesses]) acc.notifyUnmap(areaStart, length);
         if (++rounds > MAX_UNMAP_NOTIFY_ROUNDS)
           return { unmapped, error: new IoasError("EDEADLOCK", op, "an access does not release its pins") };
         continue;
       }
-      this.unfillDomains(area);
-      this.areas.removeEntry(area); // the lookup's cursor is still on it: no second search
-      unmapped += area.length;
+      unmapped += areas.lengthAt(slot);
+      this.unfillDomains(slot);
+      areas.remove(slot); // the lookup's cursor is still on it: no second search
       // An area ending at `last` is the last one the range can hold: no search for a next one.
       if (areaLast === last) break;
     }
@@ -562,36 +453,45 @@ export class IoPagetable {
    */
   cutIova(iovas: readonly bigint[], op: string): void {
     for (const iova of iovas) {
-      const e = this.areas.find(iova);
-      if (!e) continue;
-      this.splitArea(e.value, iova, op);
+      const slot = this.areas.find(iova);
+      if (slot >= 0) this.splitArea(slot, iova, op);
     }
   }
 
-  private splitArea(area: Area, iova: bigint, op: string): void {
-    if (iova === area.iova || iova === area.last) return;
+  private splitArea(slot: number, iova: bigint, op: string): void {
+    const areas = this.areas;
+    const first = areas.iovaAt(slot);
+    const last = areas.lastAt(slot);
+    if (iova === first || iova === last) return;
     const newStart = iova + 1n;
+    const startByte = areas.startByteAt(slot);
+    const rhsStartByte = startByte + (newStart - first);
     const mask = this.alignment - 1n;
-    if ((newStart & mask) !== 0n || (area.startByteOf(newStart) & mask) !== 0n)
+    if ((newStart & mask) !== 0n || (rhsStartByte & mask) !== 0n)
       refuse("EINVAL", op, "cut point not aligned to the IOAS alignment");
     if (shouldFail("iopt.area_alloc") || shouldFail("iopt.area_alloc"))
       fail("ENOMEM", op, "injected: area allocation");
-    if (area.numAccesses > 0) refuse("EINVAL", op, "an access has pages pinned in the mapping");
+    if (areas.accessesAt(slot) > 0) refuse("EINVAL", op, "an access has pages pinned in the mapping");
     // A domain may hold large IOPTEs for the area.
     if (this.domains.length > 0 && !this.disableLargePages)
       refuse("EINVAL", op, "large pages may back the mapping");
-    const lhs = new Area(area.iova, iova, area.pages, area.startByte, area.read, area.write);
-    const rhs = new Area(newStart, area.last, area.pages, area.startByteOf(newStart), area.read, area.write);
+    // The halves share the area's store (it becomes an object here if it was the row's own).
+    const pages = areas.pagesOf(slot);
+    const holder = areas.holderOf(slot);
+    const read = areas.readAt(slot);
+    const write = areas.writeAt(slot);
+    const oneRun = areas.oneRunAt(slot);
+    const held = areas.holdsPin(slot);
+    areas.remove(slot);
+    const lhs = areas.insertShared(first, iova, pages, startByte, read, write);
+    const rhs = areas.insertShared(newStart, last, pages, rhsStartByte, read, write);
     // Halves of a one-run area are one run: the domains show them as they showed the whole.
-    lhs.oneRun = area.oneRun;
-    rhs.oneRun = area.oneRun;
-    this.areas.remove(area.iova);
-    this.areas.insertExtent(lhs);
-    this.areas.insertExtent(rhs);
-    if (area.pages.holds(area))
-      area.pages.rehold(area, [
-        { holder: lhs, range: lhs.pageRange },
-        { holder: rhs, range: rhs.pageRange },
+    areas.setOneRun(lhs, oneRun);
+    areas.setOneRun(rhs, oneRun);
+    if (held)
+      pages.rehold(holder, [
+        { holder: areas.holderOf(lhs), range: areas.pageRangeAt(lhs) },
+        { holder: areas.holderOf(rhs), range: areas.pageRangeAt(rhs) },
       ]);
   }
 
@@ -623,21 +523,21 @@ export class IoPagetable {
 
   /** iopt_fill_domain: map every area into a new domain, pinning what is not pinned yet. */
   private fillDomain(domain: IommuDomain, op: string): void {
-    const filled: Area[] = [];
-    const pinnedHere: Area[] = [];
+    const areas = this.areas;
+    const filled: number[] = [];
+    const pinnedHere: number[] = [];
     try {
-      for (const e of this.areas) {
-        const area = e.value;
-        if (!area.pages.holds(area)) {
-          area.pages.pin(area, area.pageRange, op);
-          pinnedHere.push(area);
+      for (const slot of areas.slots()) {
+        if (!areas.holdsPin(slot)) {
+          areas.pin(slot, op);
+          pinnedHere.push(slot);
         }
-        this.mapArea(domain, area, this.pinnedBacking(area));
-        filled.push(area);
+        this.mapArea(domain, slot, this.pinnedBacking(slot));
+        filled.push(slot);
       }
     } catch (e) {
-      for (const a of filled.reverse()) domain.unmap(a.iova, a.last);
-      for (const a of pinnedHere) a.pages.unpin(a);
+      for (const slot of filled.reverse()) domain.unmap(areas.iovaAt(slot), areas.lastAt(slot));
+      for (const slot of pinnedHere) areas.unpin(slot);
       throw e;
     }
   }
@@ -649,9 +549,10 @@ export class IoPagetable {
     // The xarray slot of the last domain moves into the hole.
     const lastDomain = this.domains.pop()!;
     if (lastDomain !== domain) this.domains[i] = lastDomain;
-    for (const e of this.areas) {
-      domain.unmap(e.value.iova, e.value.last);
-      if (this.domains.length === 0) e.value.pages.unpin(e.value);
+    const areas = this.areas;
+    for (const slot of areas.slots()) {
+      domain.unmap(areas.iovaAt(slot), areas.lastAt(slot));
+      if (this.domains.length === 0) areas.unpin(slot);
     }
     domain.setMirror(null);
     this.removeReserved(owner);
@@ -692,10 +593,9 @@ export class IoPagetable {
 
   /** Destroy: unmap everything (IOAS destroy, fd close). Never fails. */
   destroy(): void {
-    for (const e of [...this.areas]) {
-      for (const d of this.domains) d.unmap(e.value.iova, e.value.last);
-      e.value.pages.unpin(e.value);
-      this.areas.remove(e.start);
+    for (const slot of this.areas.slots()) {
+      this.unfillDomains(slot);
+      this.areas.remove(slot);
     }
   }
 }

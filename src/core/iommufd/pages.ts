@@ -39,7 +39,7 @@ export interface PinSource {
 }
 
 export type AccountMode = "none" | "user" | "mm";
-const ACCOUNT_MODES: readonly AccountMode[] = ["none", "user", "mm"];
+export const ACCOUNT_MODES: readonly AccountMode[] = ["none", "user", "mm"];
 const PAGES_WRITABLE = 1;
 
 /**
@@ -296,9 +296,7 @@ export class IoptPages {
   }
 
   private account(): LockedAccount | undefined {
-    if (this.accountMode === "user") return this.source.userAccount;
-    if (this.accountMode === "mm") return this.source.mmAccount;
-    return undefined;
+    return lockedAccountOf(this.accountMode, this.source);
   }
 
   /**
@@ -314,30 +312,23 @@ export class IoptPages {
     const before = this.pinnedRanges();
     const fresh = before.length === 0;
     const added = fresh ? next : subtract(next, before);
-    const resolved: BackingRun[] = [];
-    for (const r of added) {
-      let off = smallBigint(r.start * PAGE_SIZE);
-      const segs = this.source.memory.resolve(
-        this.uptr + off,
-        (r.last - r.start + 1n) * PAGE_SIZE,
-        this.writable,
-        op,
-      );
-      for (const s of segs) {
-        resolved.push(new BackingRun(off, off + s.length - 1n, s.object, s.objectOffset));
-        off += s.length;
-      }
-    }
     const delta = fresh ? totalLength(next) : totalLength(next) - totalLength(before);
-    const account = this.account();
-    if (account && delta > 0n) {
-      if (shouldFail("pages.account")) fail("ENOMEM", op, "injected: locked_vm charge");
-      chargePages(op, account, delta, this.source, true);
-    }
+    const resolved = resolveAndCharge(this, added, delta, op);
     // publish
     for (const r of resolved) this.addRun(r);
     this.setHolder(holder, range);
     this.setPinned(next);
+  }
+
+  /**
+   * Make `holder` the first holder of `range` with backing `runs` already resolved and charged (by
+   * `pinUserPages`): a store that was kept inline in its area's row until it had to be shared.
+   */
+  adoptPin(holder: object, range: IovaRange, runs: readonly BackingRun[]): void {
+    if (this.holder !== null) throw new Error("iopt_pages: adopting into a held store (engine bug)");
+    for (const r of runs) this.addRun(r);
+    this.setHolder(holder, range);
+    this.setPinned([range]);
   }
 
   /** Drop `holder`'s pin; pages nobody else holds are unpinned and uncharged. Never fails. */
@@ -421,4 +412,66 @@ export class IoptPages {
       .resolve(this.uptr + startByte, length, write, op)
       .map((s) => ({ object: s.object, objectOffset: s.objectOffset, length: s.length }));
   }
+}
+
+/** The account pages of `mode` are charged to: none with CAP_IPC_LOCK, the user's, or the mm's. */
+export function lockedAccountOf(mode: AccountMode, source: PinSource): LockedAccount | undefined {
+  if (mode === "user") return source.userAccount;
+  if (mode === "mm") return source.mmAccount;
+  return undefined;
+}
+
+/** What a user range is pinned with: its start, write access, account mode and source. */
+export interface PinTarget {
+  readonly uptr: bigint;
+  readonly writable: boolean;
+  readonly accountMode: AccountMode;
+  readonly source: PinSource;
+}
+
+/**
+ * The fallible half of pinning: resolve the page ranges `added` of `target` (EFAULT), then charge
+ * `delta` pages (ENOMEM). Nothing is kept on failure; the caller publishes the runs.
+ */
+function resolveAndCharge(
+  target: PinTarget,
+  added: readonly IovaRange[],
+  delta: bigint,
+  op: string,
+): BackingRun[] {
+  const resolved: BackingRun[] = [];
+  for (const r of added) {
+    let off = smallBigint(r.start * PAGE_SIZE);
+    const segs = target.source.memory.resolve(
+      target.uptr + off,
+      (r.last - r.start + 1n) * PAGE_SIZE,
+      target.writable,
+      op,
+    );
+    for (const s of segs) {
+      resolved.push(new BackingRun(off, off + s.length - 1n, s.object, s.objectOffset));
+      off += s.length;
+    }
+  }
+  const account = lockedAccountOf(target.accountMode, target.source);
+  if (account && delta > 0n) {
+    if (shouldFail("pages.account")) fail("ENOMEM", op, "injected: locked_vm charge");
+    chargePages(op, account, delta, target.source, true);
+  }
+  return resolved;
+}
+
+/**
+ * Pin every page of a store nobody holds yet, for a store kept outside an `IoptPages` (an area's
+ * own row): the same steps and failures as its first `IoptPages.pin`. Returns the backing runs.
+ */
+export function pinUserPages(target: PinTarget, npages: bigint, op: string): BackingRun[] {
+  if (shouldFail("pages.pin")) fail("ENOMEM", op, "injected: pin allocation");
+  return resolveAndCharge(target, [{ start: 0n, last: npages - 1n }], npages, op);
+}
+
+/** Unpin every page of such a store: uncharge them. Never fails. */
+export function unpinUserPages(target: PinTarget, npages: bigint): void {
+  const account = lockedAccountOf(target.accountMode, target.source);
+  if (account) unchargePages(account, npages);
 }

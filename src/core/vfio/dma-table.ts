@@ -76,6 +76,16 @@ export class DmaTable extends SlotTable<DmaTask, DmaPin> {
     return new VfioDma(this, slot, this.generation(slot));
   }
 
+  /** Pinned in one run: the domains show the dma itself (`TableMirror`). */
+  shownAt(slot: number): boolean {
+    return this.pinAt(slot) instanceof MemoryObject;
+  }
+
+  owns(record: TranslationRecord): boolean {
+    // Only this container's dmas are ever mapped into its domains.
+    return record instanceof VfioDma && record.table === this && record.pinnedInOneRun;
+  }
+
   // ---- columns
 
   sizeAt(slot: number): bigint {

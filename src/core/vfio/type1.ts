@@ -19,7 +19,7 @@
  */
 
 import { chargePages, limitPages, unchargePages } from "../accounting.js";
-import { IommuDomain, type BackingSegment, type DomainMirror, type TranslationRecord } from "../domain.js";
+import { IommuDomain, TableMirror, type BackingSegment } from "../domain.js";
 import { HOST_MSI_DOORBELL } from "../dma/doorbell.js";
 import { fail, IoasError } from "../errno.js";
 import { shouldFail } from "../fault.js";
@@ -30,7 +30,7 @@ import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
 import { DMA_LOCK_CAP, DMA_READ, DMA_WRITE, DmaTable, VfioDma, type DmaTask } from "./dma-table.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
-import { protAllowsRead, protAllowsWrite, type AddressSpace, MemoryObject } from "../../process/memory.js";
+import { protAllowsRead, protAllowsWrite, type AddressSpace } from "../../process/memory.js";
 
 export { VfioDma, type DmaTask };
 
@@ -54,44 +54,6 @@ interface DirtyBitmap {
   all: boolean;
   /** Dirty page indexes (relative to the dma, in pgsize units) when not `all`. */
   readonly pages: Set<bigint>;
-}
-
-/**
- * A type1 domain's view of its container's dmas (`DomainMirror`): every dma pinned in one run is
- * mapped into every domain of the container (`vfio_pin_map_dma` and `vfio_iommu_replay` are all or
- * nothing), so the domains show the dma table instead of each holding a copy.
- */
-export class Type1Mirror implements DomainMirror {
-  constructor(private readonly table: DmaTable) {}
-
-  private shown(slot: number): VfioDma | undefined {
-    return this.table.pinAt(slot) instanceof MemoryObject ? this.table.at(slot) : undefined;
-  }
-
-  recordAt(iova: bigint): VfioDma | undefined {
-    const slot = this.table.find(iova);
-    return slot < 0 ? undefined : this.shown(slot);
-  }
-
-  recordsIn(start: bigint, last: bigint): VfioDma[] {
-    const out: VfioDma[] = [];
-    for (const slot of this.table.overlapping(start, last)) {
-      const dma = this.shown(slot);
-      if (dma !== undefined) out.push(dma);
-    }
-    return out;
-  }
-
-  shows(record: TranslationRecord): boolean {
-    // Only this container's dmas are ever mapped into its domains.
-    return record instanceof VfioDma && record.table === this.table && record.pinnedInOneRun;
-  }
-
-  count(): number {
-    let n = 0;
-    for (const slot of this.table.slots()) if (this.table.pinAt(slot) instanceof MemoryObject) n++;
-    return n;
-  }
 }
 
 /** One `vfio_domain`. */
@@ -206,8 +168,12 @@ export class Type1Iommu {
   readonly params: HostParams["type1"];
   readonly options: Type1Options;
   private readonly dmas = new DmaTable();
-  /** What every domain of this context shows of `dmas` (see Type1Mirror). */
-  private readonly mirror = new Type1Mirror(this.dmas);
+  /**
+   * What every domain of this context shows of `dmas`: every dma pinned in one run is mapped into
+   * every domain of the container (`vfio_pin_map_dma` and `vfio_iommu_replay` are all or nothing),
+   * so the domains show the dma table instead of each holding a copy.
+   */
+  private readonly mirror = new TableMirror(this.dmas);
   readonly domains: Type1Domain[] = [];
   readonly emulatedGroups: VfioGroup[] = [];
   iovaList: IovaRange[] = [];
