@@ -183,4 +183,58 @@ describe("ExtentMap", () => {
       { numRuns: 300 },
     );
   });
+
+  it("stays exact across many leaves, pools of several chunks, reused leaves and an emptied index", () => {
+    // leafSize 4: 3,000 extents make ~1,000 leaves (16 chunks of 64), removals free and reuse them.
+    let seed = 7;
+    const rand = (k: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % k;
+    for (const leafSize of [4, 256]) {
+      const m = new ExtentMap<number>({ leafSize });
+      const live = new Map<number, number>(); // start -> last, starts multiples of 16
+      const check = (): void => {
+        const want = [...live].sort((a, b) => a[0] - b[0]);
+        expect(m.values().map((e) => [Number(e.start), Number(e.last)])).toEqual(want);
+        expect(m.size).toBe(want.length);
+        for (let probe = 0; probe < 20; probe++) {
+          const x = rand(16 * 4000);
+          const hit = want.find(([a, b]) => a <= x && x <= b);
+          expect(m.find(BigInt(x))?.value).toBe(hit?.[0]);
+          const above = want.find(([a]) => a >= x);
+          expect(m.ceiling(BigInt(x))?.value).toBe(above?.[0]);
+        }
+      };
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 3000; i++) {
+          const start = 16 * rand(4000);
+          const last = start + rand(12);
+          if (live.has(start)) {
+            expect(m.hasOverlap(BigInt(start), BigInt(last))).toBe(true);
+            continue;
+          }
+          m.insert(BigInt(start), BigInt(last), start);
+          live.set(start, last);
+        }
+        check();
+        // Remove about two thirds, in random order: leaves empty out and their ids are reused.
+        for (const start of [...live.keys()].sort(() => rand(3) - 1)) {
+          if (rand(3) === 0) continue;
+          expect(m.remove(BigInt(start))?.value).toBe(start);
+          live.delete(start);
+        }
+        check();
+      }
+      // A range removal across many leaves, then everything: the index empties and starts afresh.
+      const cut = m.removeOverlapping(16n * 1000n, 16n * 3000n).map((e) => e.value);
+      expect(cut).toEqual(
+        [...live.keys()].filter((a) => a + 11 >= 16000 && a <= 48000).sort((a, b) => a - b),
+      );
+      for (const a of cut) live.delete(a);
+      check();
+      for (const a of [...live.keys()]) expect(m.remove(BigInt(a))).toBeDefined();
+      expect([m.size, m.first(), m.last(), m.find(0n)]).toEqual([0, undefined, undefined, undefined]);
+      m.insert(5n, 6n, 5);
+      m.insert(1n, 2n, 1);
+      expect(m.values().map((e) => e.value)).toEqual([1, 5]);
+    }
+  });
 });
