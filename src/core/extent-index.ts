@@ -237,14 +237,16 @@ export abstract class ExtentIndex<E> {
     return this.itemChunks[id >>> CHUNK_SHIFT]![this.baseOf(id) + i]!;
   }
 
-  /** Set the cursor on the last extent with start ≤ addr; false (ci = -1) when there is none. */
-  private floor(addr: bigint): boolean {
+  /**
+   * Set the cursor on the last extent with start ≤ addr; false (ci = -1) when there is none. `x` is
+   * `Number(addr)`, converted once by the caller (a BigInt conversion is a runtime call).
+   */
+  private floor(x: number, addr: bigint): boolean {
     if (this.solo !== null) this.unsolo();
     if (this.nl === 0) {
       this.ci = -1;
       return false;
     }
-    const x = Number(addr);
     const p = this.leafFor(x, addr);
     const id = this.order[p]!;
     const bounds = this.boundsChunks[id >>> CHUNK_SHIFT]!;
@@ -333,10 +335,10 @@ export abstract class ExtentIndex<E> {
     const xs = Number(start);
     const xl = Number(last);
     // The floor of `start` is the insertion point (right after it); clashes() may move the cursor.
-    const found = this.floor(start);
+    const found = this.floor(xs, start);
     const p = found ? this.cl : 0;
     const i = found ? this.ci + 1 : 0;
-    if (this.clashesAtCursor(found, start, last)) return false;
+    if (this.clashesAtCursor(found, xs, start, xl, last)) return false;
     const id = this.order[p]!;
     const n = this.counts[id]!;
     this.reserveSmall(n);
@@ -364,19 +366,18 @@ export abstract class ExtentIndex<E> {
    * Doubles decide unless they tie (rounding is monotonic: a < b as doubles implies a < b exactly).
    */
   private clashes(start: bigint, last: bigint): boolean {
-    return this.clashesAtCursor(this.floor(start), start, last);
+    const xs = Number(start);
+    return this.clashesAtCursor(this.floor(xs, start), xs, start, Number(last), last);
   }
 
   /** `clashes` with the cursor already on the floor of `start` (`found` = floor exists). */
-  private clashesAtCursor(found: boolean, start: bigint, last: bigint): boolean {
+  private clashesAtCursor(found: boolean, xs: number, start: bigint, xl: number, last: bigint): boolean {
     if (found) {
       const prevLast = this.curBound(1);
-      const xs = Number(start);
       if (prevLast > xs || (prevLast === xs && this.lastOf(this.cur()) >= start)) return true;
     }
     if (this.step()) {
       const nextStart = this.curBound(0);
-      const xl = Number(last);
       if (nextStart < xl || (nextStart === xl && this.startOf(this.cur()) <= last)) return true;
     }
     return false;
@@ -441,7 +442,8 @@ export abstract class ExtentIndex<E> {
       this.count = 0;
       return solo;
     }
-    if (!this.floor(start) || !this.curStartIs(Number(start), start)) return undefined;
+    const x = Number(start);
+    if (!this.floor(x, start) || !this.curStartIs(x, start)) return undefined;
     return this.removeAt(this.cl, this.ci);
   }
 
@@ -466,7 +468,8 @@ export abstract class ExtentIndex<E> {
       this.removeAt(this.cl, this.ci);
       return true;
     }
-    if (!this.floor(this.startOf(e)) || this.cur() !== e) return false;
+    const start = this.startOf(e);
+    if (!this.floor(Number(start), start) || this.cur() !== e) return false;
     this.removeAt(this.cl, this.ci);
     return true;
   }
@@ -477,20 +480,23 @@ export abstract class ExtentIndex<E> {
   find(addr: bigint): E | undefined {
     const solo = this.solo;
     if (solo !== null) return this.startOf(solo) <= addr && this.lastOf(solo) >= addr ? solo : undefined;
-    if (!this.floor(addr)) return undefined;
-    return this.curLastAtLeast(Number(addr), addr) ? this.cur() : undefined;
+    const x = Number(addr);
+    if (!this.floor(x, addr)) return undefined;
+    return this.curLastAtLeast(x, addr) ? this.cur() : undefined;
   }
 
   get(start: bigint): E | undefined {
     const solo = this.solo;
     if (solo !== null) return this.startOf(solo) === start ? solo : undefined;
-    if (!this.floor(start)) return undefined;
-    return this.curStartIs(Number(start), start) ? this.cur() : undefined;
+    const x = Number(start);
+    if (!this.floor(x, start)) return undefined;
+    return this.curStartIs(x, start) ? this.cur() : undefined;
   }
 
   /** Set the cursor on the first extent that ends at or after addr; false when there is none. */
   private firstEndingAtOrAfter(addr: bigint): boolean {
-    if (this.floor(addr) && this.curLastAtLeast(Number(addr), addr)) return true;
+    const x = Number(addr);
+    if (this.floor(x, addr) && this.curLastAtLeast(x, addr)) return true;
     return this.step();
   }
 
@@ -558,7 +564,8 @@ export abstract class ExtentIndex<E> {
 
   /** First extent with start ≥ addr. */
   ceiling(addr: bigint): E | undefined {
-    if (this.floor(addr) && this.curStartIs(Number(addr), addr)) return this.cur();
+    const x = Number(addr);
+    if (this.floor(x, addr) && this.curStartIs(x, addr)) return this.cur();
     return this.step() ? this.cur() : undefined;
   }
 
