@@ -434,16 +434,6 @@ export class Area implements TranslationRecord {
     return this.table.startByteAt(this.row);
   }
 
-  /** `area->page_offset`: the VA's offset within its CPU page. */
-  get pageOffset(): bigint {
-    return this.startByte % PAGE_SIZE;
-  }
-
-  /** Byte offset in the store of `iova` (inside this area). */
-  startByteOf(iova: bigint): bigint {
-    return this.startByte + (iova - this.iova);
-  }
-
   get read(): boolean {
     return this.table.readAt(this.row);
   }
