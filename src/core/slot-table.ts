@@ -242,3 +242,37 @@ export abstract class SlotTable<A, B> {
     return slot;
   }
 }
+
+/**
+ * A short-lived view of one row, for code that wants an object: taken for one operation, never kept
+ * across the row's removal (then any access throws, via the slot's generation).
+ */
+export abstract class RowHandle<T extends SlotTable<unknown, unknown>> {
+  constructor(
+    readonly table: T,
+    readonly slot: number,
+    private readonly generation: number,
+  ) {}
+
+  /** The slot, checked to still hold this handle's row. */
+  protected get row(): number {
+    return this.table.checked(this.slot, this.generation);
+  }
+
+  get iova(): bigint {
+    return this.table.iovaAt(this.row);
+  }
+
+  /** The IOVA again, as an extent's start. */
+  get start(): bigint {
+    return this.table.iovaAt(this.row);
+  }
+
+  get length(): bigint {
+    return this.table.lengthAt(this.row);
+  }
+
+  get last(): bigint {
+    return this.table.lastAt(this.row);
+  }
+}

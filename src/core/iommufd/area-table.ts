@@ -20,7 +20,7 @@
 
 import type { MemoryObject } from "../../process/memory.js";
 import type { BackingSegment, Translation, TranslationRecord } from "../domain.js";
-import { SlotTable } from "../slot-table.js";
+import { RowHandle, SlotTable } from "../slot-table.js";
 import type { IovaRange } from "../ranges.js";
 import { PAGE_SIZE, isU64 } from "../u64.js";
 import {
@@ -398,33 +398,7 @@ export class AreaTable extends SlotTable<RefA, RefB> {
  * across an unmap (then any access throws). A one-run area is its own translation in the IOAS's
  * domains (`object`/`objectOffset`/`read`/`write`).
  */
-export class Area implements TranslationRecord {
-  constructor(
-    readonly table: AreaTable,
-    readonly slot: number,
-    private readonly generation: number,
-  ) {}
-
-  private get row(): number {
-    return this.table.checked(this.slot, this.generation);
-  }
-
-  get iova(): bigint {
-    return this.table.iovaAt(this.row);
-  }
-
-  get start(): bigint {
-    return this.table.iovaAt(this.row);
-  }
-
-  get length(): bigint {
-    return this.table.lengthAt(this.row);
-  }
-
-  get last(): bigint {
-    return this.table.lastAt(this.row);
-  }
-
+export class Area extends RowHandle<AreaTable> implements TranslationRecord {
   get value(): Translation {
     return this;
   }

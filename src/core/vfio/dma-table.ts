@@ -9,7 +9,7 @@
 
 import type { LockedAccount } from "../accounting.js";
 import type { BackingSegment, Translation, TranslationRecord } from "../domain.js";
-import { SlotTable } from "../slot-table.js";
+import { RowHandle, SlotTable } from "../slot-table.js";
 import { MemoryObject, type AddressSpace } from "../../process/memory.js";
 import { PAGE_SIZE, isU64, smallBigint } from "../u64.js";
 
@@ -165,32 +165,9 @@ export class DmaTable extends SlotTable<DmaTask, DmaPin> {
  * across an UNMAP (then any access throws). A dma pinned in one run is its own translation in the
  * context's domains (`object`/`objectOffset`/`read`/`write`).
  */
-export class VfioDma implements TranslationRecord {
-  constructor(
-    readonly table: DmaTable,
-    readonly slot: number,
-    private readonly generation: number,
-  ) {}
-
-  /** The slot, checked to still hold this handle's dma. */
-  private get row(): number {
-    return this.table.checked(this.slot, this.generation);
-  }
-
-  get iova(): bigint {
-    return this.table.iovaAt(this.row);
-  }
-
+export class VfioDma extends RowHandle<DmaTable> implements TranslationRecord {
   get size(): bigint {
-    return this.table.sizeAt(this.row);
-  }
-
-  get start(): bigint {
-    return this.table.iovaAt(this.row);
-  }
-
-  get last(): bigint {
-    return this.table.lastAt(this.row);
+    return this.length;
   }
 
   get value(): Translation {
