@@ -23,6 +23,7 @@ import {
 import { createSystem, type Kernel } from "../../src/uapi/system.js";
 import { UserClient } from "../../src/client/user-api.js";
 import { presetHost } from "./helpers.js";
+import { iommufdContexts } from "../../src/uapi/iommufd/file.js";
 
 const vectors = resolve(import.meta.dirname, "../../../shared/vectors");
 const files = listVectorFiles(vectors);
@@ -227,5 +228,40 @@ describe("state: refused documents", () => {
     expect(p.memory.read(0x10000n, 1)[0]).toBe(0xaa);
     expect(back.kernel).not.toBe(sys.kernel);
     expect(stateToText(sys)).toBe(text);
+  });
+});
+
+describe("state: iommufd page stores", () => {
+  it("keeps a store shared by COPY shared after a load: the loaded system unmaps and unpins as the saved one", () => {
+    const sys = createSystem(presetHost());
+    const p = sys.spawn();
+    p.memory.mmap(0x10000n, 0x4000n, "rw", { fill: 0x11 });
+    const c = new UserClient(p);
+    const fd = c.open("/dev/iommu");
+    const a = c.ioasAlloc(fd);
+    const b = c.ioasAlloc(fd);
+    c.ioasMap(fd, a, 0x10000n, 0x4000n, { read: true, write: true }, 0x100000n); // inline in a's row
+    c.ioasMap(fd, a, 0x12000n, 0x1000n, { read: true, write: true }, 0x300000n); // stays inline
+    c.ioasCopy(fd, b, a, 0x101000n, 0x2000n, { read: true, write: true }, 0x200000n); // shares the first
+    const dev = c.open("/dev/vfio/devices/vfio0");
+    c.bind(dev, fd);
+    c.attach(dev, a); // pins a's areas: the shared store and the inline one
+    const view = (k: Kernel): unknown => [...iommufdContexts(k)].map((ctx) => ctx.snapshot());
+    const text = stateToText(sys);
+    const back = loadState(text);
+    expect(view(back.kernel)).toEqual(view(sys.kernel));
+    const snap = view(sys.kernel) as { objects: { kind: string; areas?: { pages: string }[] }[] }[];
+    const [ioasA, ioasB] = snap[0]!.objects.filter((o) => o.kind === "ioas");
+    // One store behind the first area of a and the copy in b; the second area's store its own.
+    expect(ioasB!.areas![0]!.pages).toBe(ioasA!.areas![0]!.pages);
+    expect(ioasA!.areas![1]!.pages).not.toBe(ioasA!.areas![0]!.pages);
+    for (const k of [sys.kernel, back.kernel]) {
+      const q = k.liveProcesses()[0]!;
+      const u = new UserClient(q);
+      expect(u.ioasUnmap(fd, a, 0x100000n, 0x4000n)).toBe(0x4000n);
+      expect(u.ioasUnmap(fd, b, 0x200000n, 0x2000n)).toBe(0x2000n);
+    }
+    expect(view(back.kernel)).toEqual(view(sys.kernel));
+    expect(stateToText(loadState(stateToText(back.kernel)))).toBe(stateToText(back.kernel));
   });
 });
