@@ -67,7 +67,8 @@ const NO_RUNS: readonly BackingRun[] = Object.freeze([]);
 /** The rarely needed state of an `IoptPages` (see `IoptPages.extra`). */
 interface PagesExtra {
   holderRange: IovaRange | null;
-  moreHolders: Map<object, IovaRange> | null;
+  /** The other holders and their ranges, flat: holder at 2k, its range at 2k + 1. */
+  moreHolders: (object | IovaRange)[] | null;
   pinnedMulti: IovaRange[] | null;
   runs: ExtentMap<BackingRun> | null;
 }
@@ -136,18 +137,29 @@ export class IoptPages {
     this.setExtra("holderRange", all ? null : { start: first, last });
   }
 
-  /** The holders besides the inline one (null: none). */
-  private get moreHolders(): Map<object, IovaRange> | null {
+  /**
+   * The holders besides the inline one (null: none), flat pairs of holder and range: a store rarely
+   * has more than a few (a COPY, some access pins), and a Map cost ~170 B for one. Its scans stay
+   * within the O(k log k) of the union `pin` computes anyway.
+   */
+  private get moreHolders(): (object | IovaRange)[] | null {
     return this.extra?.moreHolders ?? null;
   }
 
-  private set moreHolders(v: Map<object, IovaRange> | null) {
+  private set moreHolders(v: (object | IovaRange)[] | null) {
     this.setExtra("moreHolders", v);
+  }
+
+  /** Index of `h` in `moreHolders` (its range follows), or -1. */
+  private indexOfHolder(h: object): number {
+    const more = this.moreHolders;
+    if (more !== null) for (let i = 0; i < more.length; i += 2) if (more[i] === h) return i;
+    return -1;
   }
 
   /**
    * Union of the holders' page-index ranges (normalised), stored only when it is not simply the
-   * inline holder's range (several holders); null = `[holderRange]`, or nothing without a holder.
+   * inline holder's range; null = `[holderRange]`, or nothing without a holder.
    */
   private get pinnedMulti(): IovaRange[] | null {
     return this.extra?.pinnedMulti ?? null;
@@ -189,14 +201,19 @@ export class IoptPages {
   }
 
   private hasHolder(h: object): boolean {
-    return this.holder === h || (this.moreHolders !== null && this.moreHolders.has(h));
+    return this.holder === h || this.indexOfHolder(h) >= 0;
   }
 
   private setHolder(h: object, range: IovaRange): void {
     if (this.holder === null || this.holder === h) {
       this.holder = h;
       this.setInlineRange(range.start, range.last);
-    } else (this.moreHolders ??= new Map()).set(h, range);
+    } else {
+      // (`h` holds nothing here yet: `pin` returns early for a holder, `rehold` makes new ones.)
+      const more = this.moreHolders;
+      if (more === null) this.moreHolders = [h, range];
+      else more.push(h, range);
+    }
   }
 
   private deleteHolder(h: object): boolean {
@@ -205,19 +222,20 @@ export class IoptPages {
       this.setExtra("holderRange", null);
       const more = this.moreHolders;
       if (more !== null) {
-        // Promote one of the others to the inline slot.
-        for (const [k, v] of more) {
-          more.delete(k);
-          this.holder = k;
-          this.setInlineRange(v.start, v.last);
-          break;
-        }
-        if (more.size === 0) this.moreHolders = null;
+        // Promote the first of the others to the inline slot.
+        const r = more[1] as IovaRange;
+        this.holder = more[0]!;
+        this.setInlineRange(r.start, r.last);
+        more.splice(0, 2);
+        if (more.length === 0) this.moreHolders = null;
       }
       return true;
     }
-    if (this.moreHolders === null || !this.moreHolders.delete(h)) return false;
-    if (this.moreHolders.size === 0) this.moreHolders = null;
+    const i = this.indexOfHolder(h);
+    if (i < 0) return false;
+    const more = this.moreHolders!;
+    more.splice(i, 2);
+    if (more.length === 0) this.moreHolders = null;
     return true;
   }
 
@@ -229,7 +247,8 @@ export class IoptPages {
   private holderRanges(): IovaRange[] {
     const own = this.holderRange;
     const out: IovaRange[] = own === null ? [] : [own];
-    if (this.moreHolders !== null) for (const r of this.moreHolders.values()) out.push(r);
+    const more = this.moreHolders;
+    if (more !== null) for (let i = 1; i < more.length; i += 2) out.push(more[i] as IovaRange);
     return out;
   }
 
@@ -248,16 +267,18 @@ export class IoptPages {
     return own === null ? [] : [own];
   }
 
-  /** Record the new pinned union (kept only when it is not the inline holder's range alone). */
+  /**
+   * Record the new pinned union, kept only when it is not the inline holder's range (other holders
+   * inside that range, as a COPY of a whole area is, add nothing to it).
+   */
   private setPinned(next: IovaRange[]): void {
     const single =
-      this.moreHolders === null &&
-      (next.length === 0
+      next.length === 0
         ? this.holder === null
         : next.length === 1 &&
           this.holder !== null &&
           next[0]!.start === this.holderFirst &&
-          next[0]!.last === this.holderLast);
+          next[0]!.last === this.holderLast;
     this.pinnedMulti = single ? null : next;
   }
 
