@@ -62,6 +62,7 @@ export abstract class ExtentIndex<E> {
 
   // ---- the pools, by leaf id
   private boundsChunks: Float64Array[] = [];
+  /** Entries by slab cell: JS arrays, or Int32Arrays for an index of slot numbers (`slots`). */
   private itemChunks: E[][] = [];
   /** Leaf ids the chunks hold (0: no leaf yet; 1: one leaf whose slab may be short). */
   private idCapacity = 0;
@@ -88,8 +89,20 @@ export abstract class ExtentIndex<E> {
   private cl = 0;
   private ci = -1;
 
-  constructor(opts: { leafSize?: number } = {}) {
+  /**
+   * Entries are slot numbers (non-negative int32): kept in Int32Arrays, moved by memmove, 4 B each
+   * (`SlotTable`'s index). Otherwise entries are any values, kept in JS arrays.
+   */
+  private readonly slots: boolean;
+
+  constructor(opts: { leafSize?: number; slots?: boolean } = {}) {
     this.leafSize = Math.max(4, opts.leafSize ?? DEFAULT_LEAF_SIZE);
+    this.slots = opts.slots ?? false;
+  }
+
+  /** An entry array of `n` cells (see `slots`). */
+  private newItems(n: number): E[] {
+    return this.slots ? (new Int32Array(n) as unknown as E[]) : new Array<E>(n);
   }
 
   get size(): number {
@@ -118,14 +131,14 @@ export abstract class ExtentIndex<E> {
     const per = 1 << CHUNK_SHIFT;
     if (this.idCapacity >= per) {
       this.boundsChunks.push(new Float64Array(2 * L * per));
-      this.itemChunks.push(new Array<E>(L * per));
+      this.itemChunks.push(this.newItems(L * per));
       this.idCapacity += per;
     } else {
       const cap = this.idCapacity === 0 ? 1 : this.idCapacity * 2;
       // One leaf starts with a short slab (grown by `reserveSmall`); more get whole slabs.
       const slab = cap === 1 ? INITIAL_SLAB : L;
       const bounds = new Float64Array(2 * slab * cap);
-      const items = new Array<E>(slab * cap);
+      const items = this.newItems(slab * cap);
       if (this.idCapacity > 0) {
         // Slabs keep their bases (base = id · L), except leaf 0's short slab, which is at 0 anyway.
         const oldB = this.boundsChunks[0]!;
@@ -154,7 +167,7 @@ export abstract class ExtentIndex<E> {
     const slab = Math.min(this.leafSize, this.smallSlab + Math.max(4, this.smallSlab >> 2));
     const bounds = new Float64Array(2 * slab);
     bounds.set(this.boundsChunks[0]!.subarray(0, 2 * n));
-    const items = new Array<E>(slab);
+    const items = this.newItems(slab);
     const old = this.itemChunks[0]!;
     for (let j = 0; j < n; j++) items[j] = old[j]!;
     this.boundsChunks[0] = bounds;
@@ -346,8 +359,10 @@ export abstract class ExtentIndex<E> {
     const bounds = this.boundsChunks[id >>> CHUNK_SHIFT]!;
     const base = (id & IN_CHUNK) * this.leafSize;
     if (i < n) {
-      // Shift by hand: Array.prototype.copyWithin is several times slower on these arrays.
-      for (let j = base + n; j > base + i; j--) items[j] = items[j - 1]!;
+      // Slots move by memmove; other entries by hand (Array.prototype.copyWithin is several times
+      // slower on JS arrays).
+      if (this.slots) (items as unknown as Int32Array).copyWithin(base + i + 1, base + i, base + n);
+      else for (let j = base + n; j > base + i; j--) items[j] = items[j - 1]!;
       bounds.copyWithin(2 * (base + i) + 2, 2 * (base + i), 2 * (base + n));
     }
     items[base + i] = e;
@@ -398,7 +413,7 @@ export abstract class ExtentIndex<E> {
     nbounds.set(bounds.subarray(2 * (base + half), 2 * (base + n)), 2 * nbase);
     for (let j = half; j < n; j++) {
       nitems[nbase + j - half] = items[base + j]!;
-      items[base + j] = undefined as E; // no reference kept from a free cell
+      if (!this.slots) items[base + j] = undefined as E; // no reference kept from a free cell
     }
     this.counts[id] = half;
     this.counts[nid] = n - half;
@@ -413,9 +428,12 @@ export abstract class ExtentIndex<E> {
     const base = (id & IN_CHUNK) * this.leafSize;
     const n = this.counts[id]!;
     const e = items[base + i]!;
-    // Shift by hand (see placeEntry), then clear the freed cell.
-    for (let j = base + i + 1; j < base + n; j++) items[j - 1] = items[j]!;
-    items[base + n - 1] = undefined as E;
+    // Shift (see placeEntry), then clear the freed cell of a reference.
+    if (this.slots) (items as unknown as Int32Array).copyWithin(base + i, base + i + 1, base + n);
+    else {
+      for (let j = base + i + 1; j < base + n; j++) items[j - 1] = items[j]!;
+      items[base + n - 1] = undefined as E;
+    }
     if (i < n - 1) bounds.copyWithin(2 * (base + i), 2 * (base + i) + 2, 2 * (base + n));
     this.counts[id] = n - 1;
     this.gaps[id] = NaN;

@@ -38,7 +38,7 @@ const GENERATION_ONE = 1 << GENERATION_SHIFT;
 /** The index of slots by IOVA: exact bounds come from the table's columns. */
 class SlotIndex extends ExtentIndex<number> {
   constructor(private readonly table: SlotTable<unknown, unknown>) {
-    super();
+    super({ slots: true });
   }
 
   protected startOf(slot: number): bigint {
