@@ -30,7 +30,12 @@ import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
 import { DMA_LOCK_CAP, DMA_READ, DMA_WRITE, DmaTable, VfioDma, type DmaTask } from "./dma-table.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
-import { protAllowsRead, protAllowsWrite, type AddressSpace } from "../../process/memory.js";
+import {
+  protAllowsRead,
+  protAllowsWrite,
+  type AddressSpace,
+  type MemoryObject,
+} from "../../process/memory.js";
 
 export { VfioDma, type DmaTask };
 
@@ -542,46 +547,58 @@ export class Type1Iommu {
    */
   private pinDma(dma: VfioDma): void {
     const op = "vfio_pin_pages_remote";
-    const memory = dma.task.memory;
+    // The dma's fields read once: each read of a handle is a generation check and a new BigInt.
+    const task = dma.task;
+    const vaddr = dma.vaddr;
+    const size = dma.size;
+    const write = dma.write;
+    const lockCap = dma.lockCap;
+    const creds = { capIpcLock: lockCap, rlimitMemlock: task.rlimitMemlock };
+    const end = vaddr + size;
+    // The first run, kept as its object and offset: nearly every dma is one run, which needs no
+    // segment list (the table keeps a one-run pin as the object alone).
+    let firstObject: MemoryObject | null = null;
+    let firstOffset = 0n;
     let segments: BackingSegment[] | null = null;
     let charged = 0n;
     try {
-      let cur = dma.vaddr;
-      const end = dma.vaddr + dma.size;
+      let cur = vaddr;
       while (cur < end) {
         if (shouldFail("type1.pin")) fail("ENOMEM", op, "injected");
-        const vma = memory.find(cur);
-        if (!vma || !protAllowsRead(vma.prot) || (dma.write && !protAllowsWrite(vma.prot))) {
+        const vma = task.memory.find(cur);
+        if (!vma || !protAllowsRead(vma.prot) || (write && !protAllowsWrite(vma.prot))) {
           fail("EFAULT", op, `vaddr ${hex(cur)} cannot be pinned`);
         }
         const runEnd = vma.last + 1n < end ? vma.last + 1n : end;
         // One run covering the whole dma (the common case) shares the dma's size bigint.
-        const length = cur === dma.vaddr && runEnd === end ? dma.size : runEnd - cur;
+        const length = cur === vaddr && runEnd === end ? size : runEnd - cur;
         const pages = smallBigint(length / PAGE_SIZE);
-        chargePages(
-          op,
-          dma.task.mm,
-          pages,
-          { capIpcLock: dma.lockCap, rlimitMemlock: dma.task.rlimitMemlock },
-          !dma.lockCap,
-        );
+        chargePages(op, task.mm, pages, creds, !lockCap);
         charged = charged === 0n ? pages : charged + pages;
-        const seg = { object: vma.object, objectOffset: vma.objectOffset + (cur - vma.start), length };
-        // An array literal, not push() onto []: a pushed-to empty array reserves 17 slots.
-        if (segments === null) segments = [seg];
-        else segments.push(seg);
+        const objectOffset = vma.objectOffset + (cur - vma.start);
+        if (firstObject === null) {
+          firstObject = vma.object;
+          firstOffset = objectOffset;
+        } else {
+          // An array literal, not push() onto []: a pushed-to empty array reserves 17 slots.
+          const seg = { object: vma.object, objectOffset, length };
+          if (segments === null)
+            segments = [{ object: firstObject, objectOffset: firstOffset, length: cur - vaddr }, seg];
+          else segments.push(seg);
+        }
         cur = runEnd;
       }
     } catch (e) {
-      unchargePages(dma.task.mm, charged);
+      unchargePages(task.mm, charged);
       throw e;
     }
     // `lockedPages` is derived (all of the dma's pages while pinned): what was charged must be that.
-    if (charged !== smallBigint(dma.size / PAGE_SIZE)) {
-      unchargePages(dma.task.mm, charged);
+    if (charged !== smallBigint(size / PAGE_SIZE)) {
+      unchargePages(task.mm, charged);
       throw new Error("vfio_dma: pinned runs are not whole pages (engine bug)");
     }
-    dma.segments = segments;
+    if (segments !== null) dma.segments = segments;
+    else if (firstObject !== null) this.dmas.setPin(dma.slot, firstObject, firstOffset);
   }
 
   private unpinDma(dma: VfioDma): void {
@@ -625,8 +642,8 @@ export class Type1Iommu {
     const dma = this.dmas.at(slot);
     try {
       if (this.dmaAvail === 0) fail("ENOSPC", op, "dma_entry_limit reached");
-      if (!listAllows(this.iovaList, iova, dma.last)) {
-        fail("EINVAL", op, `[${hex(iova)}, ${hex(dma.last)}] not inside one valid IOVA range`);
+      if (!listAllows(this.iovaList, iova, last)) {
+        fail("EINVAL", op, `[${hex(iova)}, ${hex(last)}] not inside one valid IOVA range`);
       }
       if (shouldFail("type1.dma_alloc")) fail("ENOMEM", op, "injected");
       if (this.domains.length > 0) this.pinMapDma(dma);
@@ -730,7 +747,11 @@ export class Type1Iommu {
         fail("EINVAL", op, "v2: the range starts inside a mapping");
       if (head >= 0 && end !== 0n && this.dmas.lastAt(head) === last) {
         // Exactly one mapping, exactly the range (the common unmap): it is also the tail, and the
-        // walk would find it alone.
+        // walk would find it alone. Its size is the request's.
+        if (!invalidate && !req.bitmap) {
+          this.removeDma(this.dmas.at(head));
+          return size;
+        }
         hits = [this.dmas.at(head)];
       } else {
         const tail = this.findDma(last, 0n);
