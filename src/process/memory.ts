@@ -229,7 +229,7 @@ export class AddressSpace {
     if (length === 0n) return [];
     const last = addr + length - 1n;
     if (last > U64_MAX) fail("EFAULT", op, "address range wraps");
-    const out: MemorySegment[] = [];
+    let out: MemorySegment[] | null = null;
     let cur = addr;
     while (cur <= last) {
       const v = this.find(cur);
@@ -238,16 +238,19 @@ export class AddressSpace {
         fail("EFAULT", op, `address 0x${cur.toString(16)} is not ${write ? "writable" : "accessible"}`);
       }
       const segLast = v.last < last ? v.last : last;
-      out.push({
+      const seg = {
         object: v.object,
         objectOffset: v.objectOffset + (cur - v.start),
         length: segLast - cur + 1n,
         prot: v.prot,
-      });
+      };
+      // An array literal, not push() onto []: a pushed-to empty array reserves 17 slots.
+      if (out === null) out = [seg];
+      else out.push(seg);
       if (segLast === U64_MAX) break;
       cur = segLast + 1n;
     }
-    return out;
+    return out ?? [];
   }
 
   /** copy_from_user: EFAULT on any inaccessible byte. */

@@ -78,16 +78,6 @@ type PackedArea = [
   runOffset: bigint,
 ];
 
-/** A store kept in a row, as the pinning functions want it. */
-class InlineStore implements PinTarget {
-  constructor(
-    readonly uptr: bigint,
-    readonly writable: boolean,
-    readonly accountMode: AccountMode,
-    readonly source: PinSource,
-  ) {}
-}
-
 export class AreaTable extends SlotTable<RefA, RefB> {
   constructor() {
     super(5, "iopt_area");
@@ -198,14 +188,12 @@ export class AreaTable extends SlotTable<RefA, RefB> {
     return (this.startByteAt(slot) + this.lengthAt(slot) + PAGE_SIZE - 1n) / PAGE_SIZE;
   }
 
-  private inlineStore(slot: number): InlineStore {
-    const f = this.flagsAt(slot);
-    return new InlineStore(
-      this.word(slot, UPTR),
-      (f & AREA_PAGES_WRITABLE) !== 0,
-      ACCOUNT_MODES[f >>> AREA_ACCOUNT_SHIFT]!,
-      this.refA(slot) as PinSource,
-    );
+  private inlineWritable(slot: number): boolean {
+    return (this.flagsAt(slot) & AREA_PAGES_WRITABLE) !== 0;
+  }
+
+  private inlineAccountMode(slot: number): AccountMode {
+    return ACCOUNT_MODES[this.flagsAt(slot) >>> AREA_ACCOUNT_SHIFT]!;
   }
 
   // ---- the area's store
@@ -217,9 +205,14 @@ export class AreaTable extends SlotTable<RefA, RefB> {
   pagesOf(slot: number): IoptPages {
     const shared = this.sharedPagesAt(slot);
     if (shared !== null) return shared;
-    const store = this.inlineStore(slot);
     const npages = this.inlinePages(slot);
-    const pages = new IoptPages(store.uptr, npages, store.writable, store.accountMode, store.source);
+    const pages = new IoptPages(
+      this.word(slot, UPTR),
+      npages,
+      this.inlineWritable(slot),
+      this.inlineAccountMode(slot),
+      this.refA(slot) as PinSource,
+    );
     const holder = new AreaHolder();
     if (this.holdsPin(slot)) {
       const run = new BackingRun(
@@ -273,7 +266,14 @@ export class AreaTable extends SlotTable<RefA, RefB> {
       return;
     }
     const npages = this.inlinePages(slot);
-    const runs = pinUserPages(this.inlineStore(slot), npages, op);
+    const runs = pinUserPages(
+      this.refA(slot) as PinSource,
+      this.word(slot, UPTR),
+      this.inlineWritable(slot),
+      this.inlineAccountMode(slot),
+      npages,
+      op,
+    );
     const run = runs[0]!;
     if (runs.length === 1) {
       this.setRefB(slot, run.object);
@@ -292,7 +292,7 @@ export class AreaTable extends SlotTable<RefA, RefB> {
       return;
     }
     if ((this.flagsAt(slot) & AREA_PINNED) === 0) return;
-    unpinUserPages(this.inlineStore(slot), this.inlinePages(slot));
+    unpinUserPages(this.refA(slot) as PinSource, this.inlineAccountMode(slot), this.inlinePages(slot));
     this.setRefB(slot, null);
     this.setWord(slot, RUN_OFFSET, 0n);
     this.setFlags(slot, this.flagsAt(slot) & ~AREA_PINNED);

@@ -294,17 +294,10 @@ export class IoPagetable {
       at = iova;
     }
 
-    const inserted: number[] = [];
+    // Sized to the slices: a pushed-to empty array reserves 17 slots (nearly every MAP has one).
+    const inserted = new Array<number>(slices.length);
+    let count = 0;
     const areas = this.areas;
-    const insert = (s: PagesSlice, first: bigint, last: bigint): boolean => {
-      const slot =
-        s.pages instanceof IoptPages
-          ? areas.insertShared(first, last, s.pages, s.startByte, read, write)
-          : areas.insertInline(first, last, s.startByte, s.pages, read, write);
-      if (slot < 0) return false;
-      inserted.push(slot);
-      return true;
-    };
     try {
       let cur = at;
       for (const s of slices) {
@@ -312,17 +305,23 @@ export class IoPagetable {
         const last = cur + s.length - 1n;
         let placed = false;
         if (insertFirst) {
-          if (!insert(s, cur, last)) refuse("EEXIST", op, "IOVA range meets an existing mapping");
+          const slot = this.insertSlice(s, cur, last, read, write);
+          if (slot < 0) refuse("EEXIST", op, "IOVA range meets an existing mapping");
+          inserted[count++] = slot;
           placed = true;
         }
         if (write && !s.pages.writable) refuse("EPERM", op, "writeable mapping of read-only pages");
         if (((s.startByte % PAGE_SIZE) & (this.alignment - 1n)) !== 0n)
           refuse("EINVAL", op, "VA page offset not aligned to the IOAS alignment");
         if (last > ULONG_MAX) refuse("EOVERFLOW", op, "IOVA range wraps");
-        if (!placed && !insert(s, cur, last)) throw new Error("iopt: area overlaps another (engine bug)");
+        if (!placed) {
+          const slot = this.insertSlice(s, cur, last, read, write);
+          if (slot < 0) throw new Error("iopt: area overlaps another (engine bug)");
+          inserted[count++] = slot;
+        }
         cur = last + 1n;
       }
-      for (let i = 0; i < inserted.length; i++) {
+      for (let i = 0; i < count; i++) {
         try {
           this.fillDomains(inserted[i]!, op);
         } catch (e) {
@@ -331,10 +330,17 @@ export class IoPagetable {
         }
       }
     } catch (e) {
-      for (const slot of inserted.reverse()) areas.remove(slot);
+      for (let i = count - 1; i >= 0; i--) areas.remove(inserted[i]!);
       throw e;
     }
     return at;
+  }
+
+  /** Add the area of one slice: over its existing store, or with its new store inline. -1 on overlap. */
+  private insertSlice(s: PagesSlice, first: bigint, last: bigint, read: boolean, write: boolean): number {
+    return s.pages instanceof IoptPages
+      ? this.areas.insertShared(first, last, s.pages, s.startByte, read, write)
+      : this.areas.insertInline(first, last, s.startByte, s.pages, read, write);
   }
 
   /** Pin an area's pages and map it into every domain (all or nothing). */

@@ -334,7 +334,15 @@ export class IoptPages {
     const fresh = before.length === 0;
     const added = fresh ? next : subtract(next, before);
     const delta = fresh ? totalLength(next) : totalLength(next) - totalLength(before);
-    const resolved = resolveAndCharge(this, added, delta, op);
+    const resolved = resolveAndCharge(
+      this.source,
+      this.uptr,
+      this.writable,
+      this.accountMode,
+      added,
+      delta,
+      op,
+    );
     // publish
     for (const r of resolved) this.addRun(r);
     this.setHolder(holder, range);
@@ -451,48 +459,58 @@ export interface PinTarget {
 }
 
 /**
- * The fallible half of pinning: resolve the page ranges `added` of `target` (EFAULT), then charge
- * `delta` pages (ENOMEM). Nothing is kept on failure; the caller publishes the runs.
+ * The fallible half of pinning: resolve the page ranges `added` of the user range at `uptr`
+ * (EFAULT), then charge `delta` pages (ENOMEM). Nothing is kept on failure; the caller publishes
+ * the runs. (Plain arguments, not a `PinTarget`: the inline path would allocate one per pin.)
  */
 function resolveAndCharge(
-  target: PinTarget,
+  source: PinSource,
+  uptr: bigint,
+  writable: boolean,
+  mode: AccountMode,
   added: readonly IovaRange[],
   delta: bigint,
   op: string,
 ): BackingRun[] {
-  const resolved: BackingRun[] = [];
+  let resolved: BackingRun[] | null = null;
   for (const r of added) {
     let off = smallBigint(r.start * PAGE_SIZE);
-    const segs = target.source.memory.resolve(
-      target.uptr + off,
-      (r.last - r.start + 1n) * PAGE_SIZE,
-      target.writable,
-      op,
-    );
+    const segs = source.memory.resolve(uptr + off, (r.last - r.start + 1n) * PAGE_SIZE, writable, op);
     for (const s of segs) {
-      resolved.push(new BackingRun(off, off + s.length - 1n, s.object, s.objectOffset));
+      const run = new BackingRun(off, off + s.length - 1n, s.object, s.objectOffset);
+      // An array literal, not push() onto []: a pushed-to empty array reserves 17 slots.
+      if (resolved === null) resolved = [run];
+      else resolved.push(run);
       off += s.length;
     }
   }
-  const account = lockedAccountOf(target.accountMode, target.source);
+  const account = lockedAccountOf(mode, source);
   if (account && delta > 0n) {
     if (shouldFail("pages.account")) fail("ENOMEM", op, "injected: locked_vm charge");
-    chargePages(op, account, delta, target.source, true);
+    chargePages(op, account, delta, source, true);
   }
-  return resolved;
+  return resolved ?? [];
 }
 
 /**
- * Pin every page of a store nobody holds yet, for a store kept outside an `IoptPages` (an area's
- * own row): the same steps and failures as its first `IoptPages.pin`. Returns the backing runs.
+ * Pin every one of `npages` pages from `uptr` for a store nobody holds yet, kept outside an
+ * `IoptPages` (an area's own row): the same steps and failures as its first `IoptPages.pin`.
+ * Returns the backing runs.
  */
-export function pinUserPages(target: PinTarget, npages: bigint, op: string): BackingRun[] {
+export function pinUserPages(
+  source: PinSource,
+  uptr: bigint,
+  writable: boolean,
+  mode: AccountMode,
+  npages: bigint,
+  op: string,
+): BackingRun[] {
   if (shouldFail("pages.pin")) fail("ENOMEM", op, "injected: pin allocation");
-  return resolveAndCharge(target, [{ start: 0n, last: npages - 1n }], npages, op);
+  return resolveAndCharge(source, uptr, writable, mode, [{ start: 0n, last: npages - 1n }], npages, op);
 }
 
 /** Unpin every page of such a store: uncharge them. Never fails. */
-export function unpinUserPages(target: PinTarget, npages: bigint): void {
-  const account = lockedAccountOf(target.accountMode, target.source);
+export function unpinUserPages(source: PinSource, mode: AccountMode, npages: bigint): void {
+  const account = lockedAccountOf(mode, source);
   if (account) unchargePages(account, npages);
 }
