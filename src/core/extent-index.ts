@@ -18,8 +18,8 @@
  * only equal doubles need the exact compare (tie-break); the entry's exact bounds are read only then.
  *
  * Costs: find O(log n); insert/remove O(log n) search plus a move of at most a leaf (a split or an
- * emptied leaf moves O(n / 256) ids). Memory: ~24 B of slab per entry slot, leaves ~70 % full under
- * random inserts (~35 B per entry). An index of one extent holds it in a field (`solo`) and has no
+ * emptied leaf moves O(n / 256) ids). Memory: ~24 B of slab per entry slot (20 B for slot numbers,
+ * kept in Int32Arrays), leaves ~70 % full under random inserts (~35 B / ~28 B per entry). An index of one extent holds it in a field (`solo`) and has no
  * slab; one leaf's slab starts at 4 entries and grows by a quarter, so small indexes (one per page
  * store, per domain) stay small; past one leaf, slabs are whole and chunks hold 64 of them (the
  * first chunk doubles up to that). Searches leave a cursor in two fields instead of returning
