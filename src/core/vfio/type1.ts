@@ -185,6 +185,8 @@ export class Type1Iommu {
   /** The AND of the domains' page sizes (`vfio_update_pgsize_bitmap`); `pgsize` is its lowest bit. */
   private bitmapOfPageSizes = PAGE_MASK;
   private smallestPageSize = lowestBit(PAGE_MASK);
+  /** `smallestPageSize - 1`, the alignment mask of every MAP/UNMAP check (one BigInt less per call). */
+  private pageMask = lowestBit(PAGE_MASK) - 1n;
   dmaAvail: number;
   dirtyTracking = false;
   /**
@@ -223,6 +225,7 @@ export class Type1Iommu {
   set pgsizeBitmap(bitmap: bigint) {
     this.bitmapOfPageSizes = bitmap;
     this.smallestPageSize = lowestBit(bitmap);
+    this.pageMask = this.smallestPageSize - 1n;
   }
 
   /** The smallest page size: every alignment rule uses it (kept, not recomputed per map/unmap). */
@@ -622,7 +625,7 @@ export class Type1Iommu {
       if (wraps) fail("EOVERFLOW", op, "range wraps");
     }
     if (prot === setVaddr) fail("EINVAL", op, "need exactly one of a permission and VADDR");
-    const pgmask = this.pgsize - 1n;
+    const pgmask = this.pageMask;
     if (size === 0n || ((size | iova | vaddr) & pgmask) !== 0n) fail("EINVAL", op, "size 0 or misaligned");
     if (wraps) fail("EINVAL", op, "range wraps");
 
@@ -720,7 +723,7 @@ export class Type1Iommu {
     const invalidate = req.invalidateVaddr === true;
     if (invalidate && this.emulatedGroups.length > 0) fail("EBUSY", op, "VADDR with an emulated group");
     const pgsize = this.pgsize;
-    const pgmask = pgsize - 1n;
+    const pgmask = this.pageMask;
     const { iova } = req;
     let { size } = req;
     if ((iova & pgmask) !== 0n) fail("EINVAL", op, "iova misaligned");
@@ -739,13 +742,14 @@ export class Type1Iommu {
     }
     // The walk compares against `iova + size` in u64 arithmetic: a range ending exactly at 2^64
     // wraps to 0 and finds nothing (`vfio_find_dma_first_node`), which the vectors confirm.
-    const end = (last + 1n) & U64_MAX;
+    const endWraps = last === U64_MAX;
     let hits: VfioDma[] | null = null;
     if (this.v2 && !all) {
       const head = this.dmas.find(iova);
       if (head >= 0 && this.dmas.iovaAt(head) !== iova)
         fail("EINVAL", op, "v2: the range starts inside a mapping");
-      if (head >= 0 && end !== 0n && this.dmas.lastAt(head) === last) {
+      // (Its start is the request's, so equal sizes are equal last bytes.)
+      if (head >= 0 && !endWraps && this.dmas.lengthAt(head) === size) {
         // Exactly one mapping, exactly the range (the common unmap): it is also the tail, and the
         // walk would find it alone. Its size is the request's.
         if (!invalidate && !req.bitmap) {
@@ -762,7 +766,7 @@ export class Type1Iommu {
     // The walk: mappings starting inside [iova, iova+size), ascending.
     if (hits === null) {
       hits = [];
-      for (const slot of end === 0n ? [] : this.dmas.overlapping(iova, end - 1n)) {
+      for (const slot of endWraps ? [] : this.dmas.overlapping(iova, last)) {
         const dma = this.dmas.at(slot);
         if (!this.v2 && iova > dma.iova) break; // v1: a request starting inside a mapping stops here
         hits.push(dma);
