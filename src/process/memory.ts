@@ -88,8 +88,27 @@ export class MemoryObject {
     }
   }
 
+  /**
+   * Offset in its page of byte `offset` when the `length` bytes from it lie in one page and the
+   * offset is exact as a double (every struct an ioctl copies), else -1. The read/write fast paths
+   * use it to skip `forEachPiece` and its closure.
+   */
+  private onePage(offset: bigint, length: number): number {
+    if (offset >= MAX_EXACT) return -1;
+    const off = Number(offset);
+    const inPage = off % PAGE;
+    return inPage + length <= PAGE ? inPage : -1;
+  }
+
   read(offset: bigint, length: number, into?: Uint8Array, intoOffset = 0): Uint8Array {
     const out = into ?? new Uint8Array(length);
+    const inPage = this.onePage(offset, length);
+    if (inPage >= 0 && length <= SMALL_COPY) {
+      const page = this.pages.get(Math.floor(Number(offset) / PAGE));
+      if (page === undefined) out.fill(this.fill, intoOffset, intoOffset + length);
+      else for (let k = 0; k < length; k++) out[intoOffset + k] = page[inPage + k]!;
+      return out;
+    }
     this.forEachPiece(offset, length, (pageIndex, inPage, n, done) => {
       const page = this.pages.get(pageIndex);
       if (page === undefined) out.fill(this.fill, intoOffset + done, intoOffset + done + n);
@@ -103,15 +122,25 @@ export class MemoryObject {
   }
 
   write(offset: bigint, data: Uint8Array): void {
+    const inPage = this.onePage(offset, data.length);
+    if (inPage >= 0) {
+      this.pageToWrite(Math.floor(Number(offset) / PAGE)).set(data, inPage);
+      return;
+    }
     this.forEachPiece(offset, data.length, (pageIndex, inPage, n, done) => {
-      let page = this.pages.get(pageIndex);
-      if (!page) {
-        page = new Uint8Array(PAGE);
-        if (this.fill !== 0) page.fill(this.fill);
-        this.pages.set(pageIndex, page);
-      }
-      page.set(n === data.length ? data : data.subarray(done, done + n), inPage);
+      this.pageToWrite(pageIndex).set(n === data.length ? data : data.subarray(done, done + n), inPage);
     });
+  }
+
+  /** The bytes of page `pageIndex`, made (from the fill byte) at its first write. */
+  private pageToWrite(pageIndex: number): Uint8Array {
+    let page = this.pages.get(pageIndex);
+    if (!page) {
+      page = new Uint8Array(PAGE);
+      if (this.fill !== 0) page.fill(this.fill);
+      this.pages.set(pageIndex, page);
+    }
+    return page;
   }
 
   /** Snapshot of the touched pages (page index → bytes), for state dumps. */

@@ -273,7 +273,8 @@ export function defineStruct<const F extends readonly FieldSpec[]>(
 
   const encodeInto = (buf: Uint8Array, values: StructInput<F>, base = 0): void => {
     const vals = values as Readonly<Record<string, number | bigint | undefined>>;
-    for (const key of Object.keys(vals)) {
+    // for-in, not Object.keys: no array of the keys per encode.
+    for (const key in vals) {
       const v = vals[key];
       if (v === undefined) continue;
       const l = field(key);
