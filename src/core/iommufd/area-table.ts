@@ -43,8 +43,8 @@ export class AreaHolder {
   accesses = 0;
 }
 
-export const AREA_READ = 1;
-export const AREA_WRITE = 2;
+const AREA_READ = 1;
+const AREA_WRITE = 2;
 /** Pinned in one run when last mapped into domains: the area is its own translation (mirrored). */
 const AREA_ONE_RUN = 4;
 /** The store is in the row (refs: pin source, run object); else an `IoptPages` and an `AreaHolder`. */
@@ -95,7 +95,8 @@ export class AreaTable extends SlotTable<RefA, RefB> {
     read: boolean,
     write: boolean,
   ): number {
-    if (startByte >= PAGE_SIZE || !isU64(store.uptr)) throw new RangeError("iopt_area: bad inline store");
+    if (startByte < 0n || startByte >= PAGE_SIZE || !isU64(store.uptr))
+      throw new RangeError("iopt_area: bad inline store");
     const flags =
       (read ? AREA_READ : 0) |
       (write ? AREA_WRITE : 0) |
@@ -175,12 +176,6 @@ export class AreaTable extends SlotTable<RefA, RefB> {
   /** The store of a shared row, null for an inline one (nothing changes). */
   sharedPagesAt(slot: number): IoptPages | null {
     return this.isInline(slot) ? null : (this.refA(slot) as IoptPages);
-  }
-
-  /** Writeable store (a WRITEABLE MAP made it). */
-  pagesWritableAt(slot: number): boolean {
-    const shared = this.sharedPagesAt(slot);
-    return shared === null ? (this.flagsAt(slot) & AREA_PAGES_WRITABLE) !== 0 : shared.writable;
   }
 
   /** The pages of an inline row: ⌈(startByte + length) / PAGE_SIZE⌉. */

@@ -82,6 +82,10 @@ describe("AreaTable rows", () => {
     const src = source();
     expect(() => t.insertInline(0n, U64_MAX + 1n, 0n, store(src), true, true)).toThrow(RangeError);
     expect(() => t.insertInline(0n, 0xfffn, PAGE_SIZE, store(src), true, true)).toThrow(RangeError);
+    expect(() => t.insertInline(0n, 0xfffn, -1n, store(src), true, true)).toThrow(RangeError);
+    expect(() =>
+      t.insertShared(0n, 0xfffn, new IoptPages(VA, 1n, true, "user", src), -1n, true, true),
+    ).toThrow(RangeError);
     expect(() => t.insertInline(0n, 0xfffn, 0n, store(src, -1n), true, true)).toThrow(RangeError);
     expect(t.size).toBe(0);
     const slot = t.insertInline(U64_MAX - 0xfffn, U64_MAX, 0n, store(src), true, true);
