@@ -282,6 +282,17 @@ export class AddressSpace {
     return out ?? [];
   }
 
+  /**
+   * The one VMA holding all of [addr, addr + length) (length > 0) with the access asked, or
+   * undefined — several VMAs, or a byte `resolve` would refuse. The fast path of pinning and of
+   * user copies: no segment list.
+   */
+  vmaHolding(addr: bigint, length: bigint, write: boolean): Vma | undefined {
+    const v = this.find(addr);
+    if (v === undefined || !protAllowsRead(v.prot) || (write && !protAllowsWrite(v.prot))) return undefined;
+    return v.last - addr >= length - 1n ? v : undefined;
+  }
+
   /** copy_from_user: EFAULT on any inaccessible byte. */
   read(addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
@@ -295,8 +306,8 @@ export class AddressSpace {
    */
   readInto(addr: bigint, length: number, into: Uint8Array, intoOffset = 0): void {
     // One readable VMA holding the whole range (every struct an ioctl reads): no segment list.
-    const v = length > 0 ? this.find(addr) : undefined;
-    if (v !== undefined && protAllowsRead(v.prot) && addr + BigInt(length - 1) <= v.last) {
+    const v = length > 0 ? this.vmaHolding(addr, BigInt(length), false) : undefined;
+    if (v !== undefined) {
       v.object.read(v.objectOffset + (addr - v.start), length, into, intoOffset);
       return;
     }

@@ -261,23 +261,24 @@ export class AreaTable extends SlotTable<RefA, RefB> {
       return;
     }
     const npages = this.inlinePages(slot);
-    const runs = pinUserPages(
+    const uptr = this.word(slot, UPTR);
+    const backing = pinUserPages(
       this.refA(slot) as PinSource,
-      this.word(slot, UPTR),
+      uptr,
       this.inlineWritable(slot),
       this.inlineAccountMode(slot),
       npages,
       op,
     );
-    const run = runs[0]!;
-    if (runs.length === 1) {
-      this.setRefB(slot, run.object);
-      this.setWord(slot, RUN_OFFSET, run.objectOffset);
+    if (!Array.isArray(backing)) {
+      // One VMA holds every page: the row keeps its object and the offset of the store's first byte.
+      this.setRefB(slot, backing.object);
+      this.setWord(slot, RUN_OFFSET, backing.objectOffset + (uptr - backing.start));
       this.setFlags(slot, this.flagsAt(slot) | AREA_PINNED);
       return;
     }
-    const pages = this.pagesOf(slot);
-    pages.adoptPin(this.refB(slot) as AreaHolder, { start: 0n, last: npages - 1n }, runs);
+    // Runs over several VMAs need an `IoptPages`.
+    this.pagesOf(slot).adoptPin(this.refB(slot) as AreaHolder, { start: 0n, last: npages - 1n }, backing);
   }
 
   /** Drop the area's pin (pages nobody else holds are unpinned and uncharged). Never fails. */

@@ -24,7 +24,7 @@ import { ExtentMap, type Extent } from "../extent-map.js";
 import { shouldFail } from "../fault.js";
 import { normalize, subtract, totalLength, type IovaRange } from "../ranges.js";
 import { PAGE_SIZE, smallBigint } from "../u64.js";
-import type { AddressSpace, MemoryObject } from "../../process/memory.js";
+import type { AddressSpace, MemoryObject, Vma } from "../../process/memory.js";
 
 /** Who maps: the process memory and the accounts/credentials captured when the pages are created. */
 export interface PinSource {
@@ -484,18 +484,24 @@ function resolveAndCharge(
       off += s.length;
     }
   }
+  chargeStore(source, mode, delta, op);
+  return resolved ?? [];
+}
+
+/** Charge `delta` newly pinned pages to the store's account (ENOMEM over RLIMIT_MEMLOCK). */
+function chargeStore(source: PinSource, mode: AccountMode, delta: bigint, op: string): void {
   const account = lockedAccountOf(mode, source);
   if (account && delta > 0n) {
     if (shouldFail("pages.account")) fail("ENOMEM", op, "injected: locked_vm charge");
     chargePages(op, account, delta, source, true);
   }
-  return resolved ?? [];
 }
 
 /**
  * Pin every one of `npages` pages from `uptr` for a store nobody holds yet, kept outside an
  * `IoptPages` (an area's own row): the same steps and failures as its first `IoptPages.pin`.
- * Returns the backing runs.
+ * Returns the backing: the one VMA holding every page (nearly always: no run list is made), or the
+ * runs over several VMAs.
  */
 export function pinUserPages(
   source: PinSource,
@@ -504,9 +510,13 @@ export function pinUserPages(
   mode: AccountMode,
   npages: bigint,
   op: string,
-): BackingRun[] {
+): Vma | BackingRun[] {
   if (shouldFail("pages.pin")) fail("ENOMEM", op, "injected: pin allocation");
-  return resolveAndCharge(source, uptr, writable, mode, [{ start: 0n, last: npages - 1n }], npages, op);
+  const vma = source.memory.vmaHolding(uptr, npages * PAGE_SIZE, writable);
+  if (vma === undefined)
+    return resolveAndCharge(source, uptr, writable, mode, [{ start: 0n, last: npages - 1n }], npages, op);
+  chargeStore(source, mode, npages, op);
+  return vma;
 }
 
 /** Unpin every page of such a store: uncharge them. Never fails. */

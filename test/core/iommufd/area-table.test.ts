@@ -140,6 +140,19 @@ describe("AreaTable stores", () => {
     expect(src.userAccount.lockedVm).toBe(0n);
   });
 
+  it("pins a read-only VMA only for a store that does not write (EFAULT otherwise, nothing changed)", () => {
+    const src = source();
+    const ro = VA + 32n * PAGE_SIZE;
+    src.memory.mmap(ro, 2n * PAGE_SIZE, "r");
+    const t = new AreaTable();
+    const rw = t.insertInline(0x1000n, 0x2fffn, 0n, store(src, ro), true, true);
+    expect(() => t.pin(rw, "test")).toThrow(/EFAULT|Bad address/);
+    expect([t.holdsPin(rw), t.sharedPagesAt(rw), src.userAccount.lockedVm]).toEqual([false, null, 0n]);
+    const r = t.insertInline(0x10000n, 0x11fffn, 0n, { ...store(src, ro), writable: false }, true, false);
+    t.pin(r, "test");
+    expect([t.holdsPin(r), t.sharedPagesAt(r), src.userAccount.lockedVm]).toEqual([true, null, 2n]);
+  });
+
   it("becomes shared when its pages resolve to two runs, charged the same", () => {
     const src = source();
     const t = new AreaTable();
