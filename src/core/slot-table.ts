@@ -29,8 +29,8 @@ const CHUNK_SHIFT = 12;
 const CHUNK = 1 << CHUNK_SHIFT;
 const IN_CHUNK = CHUNK - 1;
 /** The two columns every table has. */
-export const COL_IOVA = 0;
-export const COL_LENGTH = 1;
+const COL_IOVA = 0;
+const COL_LENGTH = 1;
 const FLAGS_MASK = 0xff;
 const GENERATION_SHIFT = 8;
 const GENERATION_ONE = 1 << GENERATION_SHIFT;
