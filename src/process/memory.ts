@@ -31,6 +31,11 @@ export function protAllowsWrite(p: Prot): boolean {
   return p === "rw" || p === "w";
 }
 
+/** A pin or copy of this VMA's pages is allowed: readable, and writable too when `write`. */
+export function protAllowsPin(p: Prot, write: boolean): boolean {
+  return protAllowsRead(p) && (!write || protAllowsWrite(p));
+}
+
 let nextObjectId = 1;
 
 /** After restoring a saved state: new memory objects get ids above `id`. */
@@ -103,22 +108,24 @@ export class MemoryObject {
   read(offset: bigint, length: number, into?: Uint8Array, intoOffset = 0): Uint8Array {
     const out = into ?? new Uint8Array(length);
     const inPage = this.onePage(offset, length);
-    if (inPage >= 0 && length <= SMALL_COPY) {
-      const page = this.pages.get(Math.floor(Number(offset) / PAGE));
-      if (page === undefined) out.fill(this.fill, intoOffset, intoOffset + length);
-      else for (let k = 0; k < length; k++) out[intoOffset + k] = page[inPage + k]!;
+    if (inPage >= 0) {
+      this.readPiece(Math.floor(Number(offset) / PAGE), inPage, length, out, intoOffset);
       return out;
     }
-    this.forEachPiece(offset, length, (pageIndex, inPage, n, done) => {
-      const page = this.pages.get(pageIndex);
-      if (page === undefined) out.fill(this.fill, intoOffset + done, intoOffset + done + n);
-      else if (n <= SMALL_COPY) {
-        // A struct-sized piece: a loop, not a subarray view object per piece.
-        const at = intoOffset + done;
-        for (let k = 0; k < n; k++) out[at + k] = page[inPage + k]!;
-      } else out.set(page.subarray(inPage, inPage + n), intoOffset + done);
-    });
+    this.forEachPiece(offset, length, (pageIndex, inPage, n, done) =>
+      this.readPiece(pageIndex, inPage, n, out, intoOffset + done),
+    );
     return out;
+  }
+
+  /** Copy `n` bytes of page `pageIndex` from `inPage` into `out` at `at` (the fill byte if untouched). */
+  private readPiece(pageIndex: number, inPage: number, n: number, out: Uint8Array, at: number): void {
+    const page = this.pages.get(pageIndex);
+    if (page === undefined) out.fill(this.fill, at, at + n);
+    else if (n <= SMALL_COPY) {
+      // A struct-sized piece: a loop, not a subarray view object per piece.
+      for (let k = 0; k < n; k++) out[at + k] = page[inPage + k]!;
+    } else out.set(page.subarray(inPage, inPage + n), at);
   }
 
   write(offset: bigint, data: Uint8Array): void {
@@ -263,7 +270,7 @@ export class AddressSpace {
     while (cur <= last) {
       const v = this.find(cur);
       if (!v) fail("EFAULT", op, `address 0x${cur.toString(16)} is not mapped`);
-      if (!protAllowsRead(v.prot) || (write && !protAllowsWrite(v.prot))) {
+      if (!protAllowsPin(v.prot, write)) {
         fail("EFAULT", op, `address 0x${cur.toString(16)} is not ${write ? "writable" : "accessible"}`);
       }
       const segLast = v.last < last ? v.last : last;
@@ -289,7 +296,7 @@ export class AddressSpace {
    */
   vmaHolding(addr: bigint, length: bigint, write: boolean): Vma | undefined {
     const v = this.find(addr);
-    if (v === undefined || !protAllowsRead(v.prot) || (write && !protAllowsWrite(v.prot))) return undefined;
+    if (v === undefined || !protAllowsPin(v.prot, write)) return undefined;
     return v.last - addr >= length - 1n ? v : undefined;
   }
 

@@ -90,7 +90,7 @@ export class IoptPages {
   /**
    * The holders and their page ranges. Nearly every pages has one holder (its area), kept inline in
    * `holder` (its range in `extra`, unless it is every page: an area over all the pages it made);
-   * a Map is made only for a second one (COPY, access pins, area splits).
+   * the others (COPY, access pins, area splits) are `extra.moreHolders`.
    */
   private holder: object | null = null;
   /**
@@ -343,10 +343,14 @@ export class IoptPages {
       delta,
       op,
     );
-    // publish
-    for (const r of resolved) this.addRun(r);
+    this.publish(holder, range, resolved, next);
+  }
+
+  /** The infallible half of pinning: keep the runs, the holder, and the new pinned union. */
+  private publish(holder: object, range: IovaRange, runs: readonly BackingRun[], pinned: IovaRange[]): void {
+    for (const r of runs) this.addRun(r);
     this.setHolder(holder, range);
-    this.setPinned(next);
+    this.setPinned(pinned);
   }
 
   /**
@@ -355,9 +359,7 @@ export class IoptPages {
    */
   adoptPin(holder: object, range: IovaRange, runs: readonly BackingRun[]): void {
     if (this.holder !== null) throw new Error("iopt_pages: adopting into a held store (engine bug)");
-    for (const r of runs) this.addRun(r);
-    this.setHolder(holder, range);
-    this.setPinned([range]);
+    this.publish(holder, range, runs, [range]);
   }
 
   /** Drop `holder`'s pin; pages nobody else holds are unpinned and uncharged. Never fails. */

@@ -30,12 +30,7 @@ import { PAGE_SIZE, U64_MAX, hex, smallBigint } from "../u64.js";
 import { DMA_LOCK_CAP, DMA_READ, DMA_WRITE, DmaTable, VfioDma, type DmaTask } from "./dma-table.js";
 import { aperResize, blockingRegions, listAllows, resvExclude, WHOLE_SPACE } from "./iova-list.js";
 import type { VfioGroup } from "./subsystem.js";
-import {
-  protAllowsRead,
-  protAllowsWrite,
-  type AddressSpace,
-  type MemoryObject,
-} from "../../process/memory.js";
+import { protAllowsPin, type AddressSpace, type MemoryObject } from "../../process/memory.js";
 
 export { VfioDma, type DmaTask };
 
@@ -569,7 +564,7 @@ export class Type1Iommu {
       while (cur < end) {
         if (shouldFail("type1.pin")) fail("ENOMEM", op, "injected");
         const vma = task.memory.find(cur);
-        if (!vma || !protAllowsRead(vma.prot) || (write && !protAllowsWrite(vma.prot))) {
+        if (!vma || !protAllowsPin(vma.prot, write)) {
           fail("EFAULT", op, `vaddr ${hex(cur)} cannot be pinned`);
         }
         const runEnd = vma.last + 1n < end ? vma.last + 1n : end;
@@ -600,7 +595,8 @@ export class Type1Iommu {
       unchargePages(task.mm, charged);
       throw new Error("vfio_dma: pinned runs are not whole pages (engine bug)");
     }
-    if (segments !== null) dma.segments = segments;
+    // Several runs: their list; one run: its object alone (the table's one-run pin).
+    if (segments !== null) this.dmas.setPin(dma.slot, segments, 0n);
     else if (firstObject !== null) this.dmas.setPin(dma.slot, firstObject, firstOffset);
   }
 
