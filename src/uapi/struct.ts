@@ -11,6 +11,8 @@
  * kernel copies back `min(user size, struct size)` bytes).
  */
 
+import { readU32, TWO_32, writeU32, writeU64 } from "./little-endian.js";
+
 export type ScalarType = "u8" | "u16" | "u32" | "s32" | "u64";
 /** `padN`: N bytes that are part of the layout but carry no value (never decoded). */
 export type PadType = `pad${number}`;
@@ -109,19 +111,12 @@ function readScalarSlow(bytes: Uint8Array, type: ScalarType, at: number): number
   return Number(v);
 }
 
-/** 2^32 and 2^53 as numbers, and the largest hi word a u64 can have and still be an exact double. */
-const TWO_32 = 4294967296;
+/** The largest hi word a u64 can have and still be an exact double. */
 const HI_EXACT = 0x200000;
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
-
-function readU32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
 
 /**
- * Read one little-endian scalar. Fields inside the buffer are assembled from bytes: no DataView,
- * because `bytes.buffer` on a small (on-heap) Uint8Array makes V8 materialise an ArrayBuffer, which
- * cost more than the whole decode. A u64 below 2^53 is one BigInt(number), otherwise two words.
+ * Read one little-endian scalar (from bytes, see little-endian.ts). A u64 below 2^53 is one
+ * BigInt(number), otherwise two words.
  * Bytes past the end read as zero (extensible struct, short user copy).
  */
 function readScalar(bytes: Uint8Array, type: ScalarType, at: number): number | bigint {
@@ -142,13 +137,6 @@ function readScalar(bytes: Uint8Array, type: ScalarType, at: number): number | b
       return hi < HI_EXACT ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
     }
   }
-}
-
-function writeU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v & 0xff;
-  b[at + 1] = (v >>> 8) & 0xff;
-  b[at + 2] = (v >>> 16) & 0xff;
-  b[at + 3] = (v >>> 24) & 0xff;
 }
 
 const LIMIT: Record<Exclude<ScalarType, "u64" | "s32">, number> = { u8: 2 ** 8, u16: 2 ** 16, u32: 2 ** 32 };
@@ -181,14 +169,7 @@ function writeScalar(
     if (v < 0n || v >= U64_LIMIT)
       throw new FieldValueError(`${struct}.${field}: ${value} does not fit ${type}`);
     if (at >= 0 && at + 8 <= buf.length) {
-      if (v <= MAX_EXACT) {
-        const x = Number(v);
-        writeU32(buf, at, x >>> 0);
-        writeU32(buf, at + 4, Math.floor(x / TWO_32));
-      } else {
-        writeU32(buf, at, Number(v & 0xffffffffn));
-        writeU32(buf, at + 4, Number(v >> 32n));
-      }
+      writeU64(buf, at, v);
       return;
     }
     let rest = v;

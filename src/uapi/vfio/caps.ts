@@ -7,6 +7,7 @@
  * zero-filled (`vfioCapsAligned`).
  */
 
+import { writeU32, writeU64 } from "../little-endian.js";
 import { vfioInfoCapHeader } from "../structs/vfio.js";
 
 interface Cap {
@@ -56,23 +57,24 @@ export class CapChain {
   }
 }
 
-/** Little-endian field writer for capability bodies. */
+/**
+ * Little-endian field writer for capability bodies (bytes, not a DataView: a DataView of a small
+ * buffer made V8 materialise its ArrayBuffer — a seventh of a GET_INFO replay).
+ */
 export class Bytes {
   readonly buf: Uint8Array;
-  private readonly view: DataView;
 
   constructor(size: number) {
     this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
   }
 
   u32(at: number, v: number): this {
-    this.view.setUint32(at, v >>> 0, true);
+    writeU32(this.buf, at, v >>> 0);
     return this;
   }
 
   u64(at: number, v: bigint): this {
-    this.view.setBigUint64(at, BigInt.asUintN(64, v), true);
+    writeU64(this.buf, at, BigInt.asUintN(64, v));
     return this;
   }
 }
