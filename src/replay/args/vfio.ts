@@ -1,5 +1,6 @@
 /** Argument building and `out` reading for the VFIO container / group / device records (FORMAT.md §4.3). */
 
+import { writeU32 } from "../../uapi/little-endian.js";
 import * as N from "../../uapi/numbers.js";
 import {
   vfioBitmap,
@@ -160,7 +161,7 @@ export const VFIO_OPS: Readonly<Record<string, IoctlOp>> = {
     build(ctx, input) {
       const fd = fdArg(ctx, input, "container");
       const b = new Uint8Array(4);
-      new DataView(b.buffer).setInt32(0, fd, true);
+      writeU32(b, 0, fd >>> 0); // an int32, two's complement
       return { arg: ctx.stack(b), out: () => ({}) };
     },
   },
