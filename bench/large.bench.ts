@@ -4,7 +4,7 @@
  * 2 MiB (then their unmaps).
  */
 
-import { gc, heapUsed, now, type Bench, type Row } from "./lib.js";
+import { gc, heapUsed, median, now, type Bench, type Row } from "./lib.js";
 import { qemuQ35VtdHost } from "../src/core/topology/presets.js";
 import { ARENA, IOVA_BASE, benchHost, iommufdTyped, type1Typed, type Face } from "./setup.js";
 
@@ -13,11 +13,6 @@ const MiB2 = 2n << 20n;
 
 /** Contexts measured together for the heap of one 1 TiB mapping (amortises one-time JIT objects). */
 const HEAP_CONTEXTS = 2000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 /**
  * One map + unmap of `TiB`: time is the median of `reps` map+unmap pairs on one context after a

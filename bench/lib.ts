@@ -13,6 +13,8 @@ export interface Row {
   ops_per_s?: number;
   ns_per_op: number;
   bytes_per_mapping?: number;
+  /** Median over interleaved rounds of this implementation's pairs/s over the C anchor's. */
+  ratio_to_c?: number;
   note?: string;
 }
 
@@ -41,6 +43,12 @@ export function heapUsed(): number {
 
 export function now(): number {
   return performance.now();
+}
+
+/** The median (upper median for an even count) of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
 }
 
 /** xorshift64* as in the C anchor, so the same IOVA order is used. */

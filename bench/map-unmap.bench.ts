@@ -108,7 +108,8 @@ export function runTarget(target: Target, n: number): Row {
   };
 }
 
-function cAnchor(sizes: number[]): Row[] {
+/** The C anchor's rows for `sizes` (one run of ../shared/bench-anchor/run); [] without it or libbsd-dev. */
+export function cAnchor(sizes: number[]): Row[] {
   const run = path.resolve(repoRoot(), "../shared/bench-anchor/run");
   if (!existsSync(run) || !existsSync("/usr/include/bsd/sys/tree.h")) return [];
   const out = execFileSync(run, sizes.map(String), { encoding: "utf8" });

@@ -15,14 +15,9 @@ import path from "node:path";
 import { replayTrace } from "../src/replay/executor.js";
 import { loadTrace } from "../src/replay/loader.js";
 import { listVectorFiles } from "../src/replay/suite.js";
-import { now, repoRoot, type Bench, type Row } from "./lib.js";
+import { median, now, repoRoot, type Bench, type Row } from "./lib.js";
 
 const VECTORS = path.resolve(repoRoot(), "../shared/vectors");
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 export const bench: Bench = ({ quick, log }) => {
   const files = listVectorFiles(VECTORS);
