@@ -8,7 +8,7 @@
  * Each mapping is backed by its own arena page (VA = ARENA + IOVA offset).
  */
 
-import { heapUsed, now, shuffle, shuffledEvenPages, xorshift, type Bench, type Row } from "./lib.js";
+import { heapUsed, now, shuffledEvenPages, unmapKeys, xorshift, type Bench, type Row } from "./lib.js";
 import { ARENA, IOVA_BASE, iommufdTyped, iommufdUapi, type1Typed, type1Uapi, type Face } from "./setup.js";
 
 const PAGE = 0x1000n;
@@ -23,9 +23,9 @@ export function runFace(workload: string, make: (arenaBytes: bigint) => Face, n:
   for (let i = 0; i < n; i++) face.map(IOVA_BASE + offs[i]!, ARENA + offs[i]!, PAGE);
   const t1 = now();
   const h1 = heapUsed();
-  shuffle(offs, rnd);
+  const keys = unmapKeys(offs, rnd, (o) => IOVA_BASE + o);
   const t2 = now();
-  for (let i = 0; i < n; i++) face.unmap(IOVA_BASE + offs[i]!, PAGE);
+  for (let i = 0; i < n; i++) face.unmap(keys[i]!, PAGE);
   const t3 = now();
   const seconds = (t1 - t0 + (t3 - t2)) / 1e3;
   return {
