@@ -5,11 +5,20 @@
  */
 
 /** 2^32 as a number. */
-export const TWO_32 = 4294967296;
+const TWO_32 = 4294967296;
+/** The largest high word of a u64 that is still exact as a double (below 2^53). */
+const HI_EXACT = 0x200000;
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 export function readU32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** Read a u64: below 2^53 one BigInt of a double, else assembled from its two words. */
+export function readU64(b: Uint8Array, at: number): bigint {
+  const lo = readU32(b, at);
+  const hi = readU32(b, at + 4);
+  return hi < HI_EXACT ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 export function writeU32(b: Uint8Array, at: number, v: number): void {

@@ -11,7 +11,7 @@
  * kernel copies back `min(user size, struct size)` bytes).
  */
 
-import { readU32, TWO_32, writeU32, writeU64 } from "./little-endian.js";
+import { readU32, readU64, writeU32, writeU64 } from "./little-endian.js";
 
 export type ScalarType = "u8" | "u16" | "u32" | "s32" | "u64";
 /** `padN`: N bytes that are part of the layout but carry no value (never decoded). */
@@ -111,9 +111,6 @@ function readScalarSlow(bytes: Uint8Array, type: ScalarType, at: number): number
   return Number(v);
 }
 
-/** The largest hi word a u64 can have and still be an exact double. */
-const HI_EXACT = 0x200000;
-
 /**
  * Read one little-endian scalar (from bytes, see little-endian.ts). A u64 below 2^53 is one
  * BigInt(number), otherwise two words.
@@ -131,11 +128,8 @@ function readScalar(bytes: Uint8Array, type: ScalarType, at: number): number | b
       return readU32(bytes, at);
     case "s32":
       return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
-    case "u64": {
-      const lo = readU32(bytes, at);
-      const hi = readU32(bytes, at + 4);
-      return hi < HI_EXACT ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
-    }
+    case "u64":
+      return readU64(bytes, at);
   }
 }
 

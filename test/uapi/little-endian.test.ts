@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { readU32, writeU32, writeU64 } from "../../src/uapi/little-endian.js";
+import { readU32, readU64, writeU32, writeU64 } from "../../src/uapi/little-endian.js";
 import { Bytes } from "../../src/uapi/vfio/caps.js";
 
 /** The reference: a DataView over a fresh ArrayBuffer. */
@@ -29,6 +29,7 @@ describe("little-endian helpers", () => {
       const got = new Uint8Array(11);
       writeU64(got, 3, v);
       expect(got).toEqual(viaDataView(11, (d) => d.setBigUint64(3, v, true)));
+      expect(readU64(got, 3)).toBe(v);
     }
   });
 
@@ -44,6 +45,8 @@ describe("little-endian helpers", () => {
         });
         expect(got).toEqual(want);
         expect(readU32(got, 8)).toBe(w);
+        expect(readU64(got, 0)).toBe(v);
+        expect(readU64(want, 0)).toBe(new DataView(want.buffer).getBigUint64(0, true));
       }),
     );
   });

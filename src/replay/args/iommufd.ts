@@ -1,5 +1,6 @@
 /** Argument building and `out` reading for the native iommufd records (FORMAT.md §4.3). */
 
+import { writeU32, writeU64 } from "../../uapi/little-endian.js";
 import * as N from "../../uapi/numbers.js";
 import {
   iommuDestroy,
@@ -55,7 +56,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
       if (has(input, "trailing_u32")) {
         // A struct followed by one u32, zeroed as a whole (no 0xa5 pre-fill in this form).
         buf = iommuIoasAlloc.encode({ size }, Math.max(size, iommuIoasAlloc.size + 4));
-        new DataView(buf.buffer).setUint32(iommuIoasAlloc.size, numIn(input, "trailing_u32"), true);
+        writeU32(buf, iommuIoasAlloc.size, numIn(input, "trailing_u32"));
       } else {
         buf = iommuIoasAlloc.encode(
           { size, flags: numIn(input, "flags") },
@@ -146,7 +147,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
         Math.max(size, iommuIoasMap.size + (trailing ? 8 : 0)),
       );
       if (trailing)
-        new DataView(buf.buffer).setBigUint64(iommuIoasMap.size, u64In(input, "trailing_bytes"), true);
+        writeU64(buf, iommuIoasMap.size, BigInt.asUintN(64, u64In(input, "trailing_bytes")));
       const addr = ctx.stack(buf);
       return {
         arg: addr,

@@ -5,6 +5,7 @@
 
 import { fail } from "../../core/errno.js";
 import { copyFromUser, copyToUser } from "../file.js";
+import { readU32 } from "../little-endian.js";
 import {
   iommuDestroy,
   iommuHwInfo,
@@ -56,7 +57,7 @@ export function getHwInfo(u: Ucmd): number {
   const op = "IOMMU_GET_HW_INFO";
   const cmd = iommuHwInfo.decode(u.bytes);
   // Bytes 28..31 are __reserved on 6.12 (out_max_pasid_log2 appeared later as an output).
-  const reserved = new DataView(u.bytes.buffer, u.bytes.byteOffset).getUint32(28, true);
+  const reserved = readU32(u.bytes, 28);
   if (cmd.flags !== 0 || reserved !== 0) fail("EOPNOTSUPP", op, "flags or reserved set");
   const info = u.ctx.getHwInfo(cmd.dev_id);
   const copyLen = Math.min(cmd.data_len, info.data.length);
