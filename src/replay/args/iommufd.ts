@@ -146,8 +146,7 @@ export const IOMMUFD_OPS: Readonly<Record<string, IoctlOp>> = {
         },
         Math.max(size, iommuIoasMap.size + (trailing ? 8 : 0)),
       );
-      if (trailing)
-        writeU64(buf, iommuIoasMap.size, BigInt.asUintN(64, u64In(input, "trailing_bytes")));
+      if (trailing) writeU64(buf, iommuIoasMap.size, BigInt.asUintN(64, u64In(input, "trailing_bytes")));
       const addr = ctx.stack(buf);
       return {
         arg: addr,
